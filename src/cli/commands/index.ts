@@ -1,0 +1,9 @@
+/**
+ * The list of `gantry` subcommands. Adding one: write `commands/<name>.ts` exporting a Command and
+ * add it here (keep the order: the help lists them as written).
+ */
+import type { Command } from '../command.js';
+import { demoCommand } from './demo.js';
+import { sandboxCommand } from './sandbox.js';
+
+export const commands: Command[] = [sandboxCommand, demoCommand];
