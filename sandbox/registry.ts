@@ -152,7 +152,9 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`docker-registry did not answer on ${url} within 15 s:\n${logBuf.slice(-20).join('\n')}`);
+      throw new Error(
+        `docker-registry did not answer on ${url} within 15 s:\n${logBuf.slice(-20).join('\n')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -19,7 +19,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const check = args.includes('--check');
 const outIdx = args.indexOf('--outdir');
-const outdir = outIdx !== -1 ? resolve(args[outIdx + 1]) : check ? mkdtempSync(join(tmpdir(), 'gantry-dist-')) : join(root, 'dist');
+const outdir =
+  outIdx !== -1
+    ? resolve(args[outIdx + 1])
+    : check
+      ? mkdtempSync(join(tmpdir(), 'gantry-dist-'))
+      : join(root, 'dist');
 
 function fail(msg) {
   console.error(`build: ${msg}`);
@@ -68,22 +73,31 @@ await build({
 const ms = Math.round(performance.now() - started);
 
 if (!check) {
-  console.log(`build: ${Object.keys(entries).length} bundles -> ${outdir} in ${ms} ms (${Object.keys(entries).join(', ')})`);
+  console.log(
+    `build: ${Object.keys(entries).length} bundles -> ${outdir} in ${ms} ms (${Object.keys(entries).join(', ')})`,
+  );
   process.exit(0);
 }
 
 const committed = join(root, 'dist');
 const fresh = readdirSync(outdir).sort();
-const old = existsSync(committed) ? readdirSync(committed).filter((f) => f.endsWith('.js')).sort() : [];
+const old = existsSync(committed)
+  ? readdirSync(committed)
+      .filter((f) => f.endsWith('.js'))
+      .sort()
+  : [];
 const problems = [];
 for (const f of fresh) {
   if (!old.includes(f)) problems.push(`dist/${f} is missing (new bundle not committed)`);
-  else if (!readFileSync(join(outdir, f)).equals(readFileSync(join(committed, f)))) problems.push(`dist/${f} is stale`);
+  else if (!readFileSync(join(outdir, f)).equals(readFileSync(join(committed, f))))
+    problems.push(`dist/${f} is stale`);
 }
 for (const f of old) if (!fresh.includes(f)) problems.push(`dist/${f} has no source entry any more`);
 rmSync(outdir, { recursive: true, force: true });
 if (problems.length) {
-  console.error(`build --check: dist/ does not match the sources:\n  ${problems.join('\n  ')}\nrun "npm run build" and commit dist/`);
+  console.error(
+    `build --check: dist/ does not match the sources:\n  ${problems.join('\n  ')}\nrun "npm run build" and commit dist/`,
+  );
   process.exit(1);
 }
 console.log(`build --check: dist/ matches a fresh build (${fresh.length} bundles)`);

@@ -19,7 +19,11 @@ export interface ActionContext {
 export type ActionBody = (ctx: ActionContext) => Promise<number | void>;
 
 /** Runs an action body; returns the exit code (also set on process.exitCode). */
-export async function runAction(name: string, body: ActionBody, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runAction(
+  name: string,
+  body: ActionBody,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const logger = new ActionsLogger(undefined, { debug: env.RUNNER_DEBUG === '1' });
   const controller = new AbortController();
   const onSignal = (sig: string): void => controller.abort(new Error(`received ${sig}`));

@@ -28,7 +28,11 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'help', type: 'boolean', description: 'show help for the command' },
 ];
 
-export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[], command: string): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  specs: readonly OptionSpec[],
+  command: string,
+): ParsedArgs {
   const byName = new Map([...GLOBAL_OPTIONS, ...specs].map((s) => [s.name, s]));
   const flags: Record<string, string | undefined> = {};
   const positionals: string[] = [];
@@ -45,7 +49,9 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
           flags.help = 'true';
           continue;
         }
-        throw new ConfigurationError(`unknown option ${arg} for "gantry ${command}"; ${usage}`, { input: arg });
+        throw new ConfigurationError(`unknown option ${arg} for "gantry ${command}"; ${usage}`, {
+          input: arg,
+        });
       }
       positionals.push(arg);
       continue;
@@ -54,7 +60,9 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = byName.get(name);
     if (!spec) {
-      throw new ConfigurationError(`unknown option --${name} for "gantry ${command}"; ${usage}`, { input: `--${name}` });
+      throw new ConfigurationError(`unknown option --${name} for "gantry ${command}"; ${usage}`, {
+        input: `--${name}`,
+      });
     }
     if (spec.secret) {
       throw new ConfigurationError(

@@ -98,7 +98,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io,
       result(value, human) {
         if (json) io.stdout(logger.masker.mask(JSON.stringify(value, null, 2)) + '\n');
-        else if (human !== undefined) io.stdout(logger.masker.mask(human.endsWith('\n') ? human : human + '\n'));
+        else if (human !== undefined)
+          io.stdout(logger.masker.mask(human.endsWith('\n') ? human : human + '\n'));
       },
     };
     return await cmd.run(ctx);

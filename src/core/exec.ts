@@ -50,7 +50,11 @@ export class CommandError extends GantryError<'command-failed'> {
 
 const DEFAULT_CAP = 16 * 1024 * 1024;
 
-export async function exec(command: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+export async function exec(
+  command: string,
+  args: readonly string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
   const cap = options.maxOutputBytes ?? DEFAULT_CAP;
   const env = options.replaceEnv ? options.env : { ...process.env, ...options.env };
   const started = performance.now();
@@ -104,13 +108,16 @@ export async function exec(command: string, args: readonly string[], options: Ex
       if (timer) clearTimeout(timer);
       if (e.name === 'AbortError') return; // 'close' follows with the signal
       const hint =
-        e.code === 'ENOENT' ? `is "${command}" installed and on PATH? (scripts/setup-system installs gantry's tools)` : undefined;
+        e.code === 'ENOENT'
+          ? `is "${command}" installed and on PATH? (scripts/setup-system installs gantry's tools)`
+          : undefined;
       reject(new GantryError('infrastructure', `cannot run ${command}: ${e.message}`, { cause: e, hint }));
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       for (const s of ['stdout', 'stderr'] as const) {
-        if (partial[s] && options.onLine) options.onLine(options.masker ? options.masker.mask(partial[s]) : partial[s], s);
+        if (partial[s] && options.onLine)
+          options.onLine(options.masker ? options.masker.mask(partial[s]) : partial[s], s);
       }
       const mask = (s: string): string => (options.masker ? options.masker.mask(s) : s);
       resolve({
@@ -153,6 +160,10 @@ export function checkResult(result: ExecResult, masker?: Masker, tailLines = 20)
   throw new CommandError(result, msg);
 }
 
-export async function execChecked(command: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+export async function execChecked(
+  command: string,
+  args: readonly string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
   return checkResult(await exec(command, args, options), options.masker);
 }

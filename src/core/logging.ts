@@ -39,7 +39,7 @@ function escapeProperty(s: string): string {
 /** GitHub Actions / Gitea Actions runner output (both parse the same workflow commands). */
 export class ActionsLogger implements Logger {
   readonly masker: Masker;
-  private lastProgress = 0;
+  private lastProgress = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly write: Write = (t) => process.stdout.write(t),
@@ -83,7 +83,8 @@ export class ActionsLogger implements Logger {
     const before = this.masker.size;
     this.masker.add(secret);
     if (this.masker.size === before) return;
-    for (const line of secret.split(/\r?\n/)) if (line.trim()) this.write(`::add-mask::${escapeData(line.trim())}\n`);
+    for (const line of secret.split(/\r?\n/))
+      if (line.trim()) this.write(`::add-mask::${escapeData(line.trim())}\n`);
   }
   progress(message: string): void {
     // runners show no in-place updates; one line every 10 s at most keeps the log readable
@@ -111,7 +112,7 @@ export class TerminalLogger implements Logger {
   private depth = 0;
   private groupName: string | undefined;
   private progressShown = false;
-  private lastProgress = 0;
+  private lastProgress = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
 
   constructor(

@@ -29,7 +29,10 @@ export class SummaryBuilder {
     return this;
   }
   table(header: string[], rows: Cell[][]): this {
-    const esc = (c: Cell): string => String(c ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+    const esc = (c: Cell): string =>
+      String(c ?? '')
+        .replace(/\|/g, '\\|')
+        .replace(/\r?\n/g, '<br>');
     const lines = [
       `| ${header.map(esc).join(' | ')} |`,
       `| ${header.map(() => '---').join(' | ')} |`,

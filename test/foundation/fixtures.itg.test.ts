@@ -37,16 +37,23 @@ describe('dockerd + buildx fixture', () => {
     const docker = await startDockerd();
     const ctx = await mkdtemp(join(tmpdir(), 'gantry-ctx-'));
     await writeFile(join(ctx, 'hello.txt'), `hello from gantry ${Date.now()}\n`);
-    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\nLABEL dev.gantry.test=foundation\n');
+    await writeFile(
+      join(ctx, 'Dockerfile'),
+      'FROM scratch\nCOPY hello.txt /hello.txt\nLABEL dev.gantry.test=foundation\n',
+    );
 
     const version = await execChecked('docker', ['buildx', 'version'], { env: docker.env });
     expect(version.stdout).toMatch(/buildx/);
 
     // password through stdin into the fixture's private DOCKER_CONFIG, never argv
-    await execChecked('docker', ['login', registry.host, '--username', registry.username ?? '', '--password-stdin'], {
-      env: docker.env,
-      stdin: registry.password ?? '',
-    });
+    await execChecked(
+      'docker',
+      ['login', registry.host, '--username', registry.username ?? '', '--password-stdin'],
+      {
+        env: docker.env,
+        stdin: registry.password ?? '',
+      },
+    );
     const ref = `${registry.host}/gantry/foundation:test`;
     const meta = join(ctx, 'metadata.json');
     const build = await exec(
@@ -75,6 +82,8 @@ describe('dockerd + buildx fixture', () => {
     const cfg = (await config.json()) as { architecture: string; config: { Labels: Record<string, string> } };
     expect(cfg.architecture).toBe('amd64');
     expect(cfg.config.Labels['dev.gantry.test']).toBe('foundation');
-    console.log(`startup: registry ${registry.startupMs.toFixed(0)} ms, dockerd ${docker.startupMs.toFixed(0)} ms`);
+    console.log(
+      `startup: registry ${registry.startupMs.toFixed(0)} ms, dockerd ${docker.startupMs.toFixed(0)} ms`,
+    );
   });
 });

@@ -20,7 +20,10 @@ export const demoCommand: Command = {
     ];
     ctx.result(
       { status: 'not-yet-available', plan },
-      ['gantry demo — not wired up yet; when it is, it will:', ...plan.map((p, i) => `  ${i + 1}. ${p}`)].join('\n'),
+      [
+        'gantry demo — not wired up yet; when it is, it will:',
+        ...plan.map((p, i) => `  ${i + 1}. ${p}`),
+      ].join('\n'),
     );
     return 0;
   },

@@ -20,8 +20,18 @@ export const sandboxCommand: Command = {
   summary: 'start/stop/inspect the local registry + kubesim cluster (up | down | status)',
   usage: 'up|down|status',
   options: [
-    { name: 'clock-speed', type: 'string', placeholder: 'n', description: 'kubesim clock speed (10 = 10x faster)' },
-    { name: 'state-dir', type: 'string', placeholder: 'dir', description: 'where the sandbox keeps its state' },
+    {
+      name: 'clock-speed',
+      type: 'string',
+      placeholder: 'n',
+      description: 'kubesim clock speed (10 = 10x faster)',
+    },
+    {
+      name: 'state-dir',
+      type: 'string',
+      placeholder: 'dir',
+      description: 'where the sandbox keeps its state',
+    },
   ],
   async run(ctx) {
     const entry = sandboxEntry(ctx.io.env);
@@ -36,7 +46,10 @@ export const sandboxCommand: Command = {
       args.push(v === 'true' ? `--${k}` : `--${k}=${v}`);
     }
     return new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: ctx.io.env });
+      const child = spawn(process.execPath, [entry, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: ctx.io.env,
+      });
       child.stdout.on('data', (d: Buffer) => ctx.io.stdout(d.toString()));
       child.stderr.on('data', (d: Buffer) => ctx.io.stderr(d.toString()));
       child.on('error', reject);
