@@ -39,9 +39,12 @@ export function verifyBytes(
   return false;
 }
 
-/** Decodes base64 strictly (cosign uses StdEncoding); undefined when the text is not base64. */
+/**
+ * Decodes base64 strictly, as Go's base64.StdEncoding does (which skips CR and LF, so wrapped
+ * base64 — e.g. RSA signatures from PKI signers — decodes); undefined when the text is not base64.
+ */
 export function decodeBase64Strict(text: string): Buffer | undefined {
-  const t = text.trim();
+  const t = text.replace(/[\r\n]/g, '').trim();
   if (t === '' || !/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 !== 0) return undefined;
   return Buffer.from(t, 'base64');
 }
