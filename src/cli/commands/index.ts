@@ -3,7 +3,9 @@
  * add it here (keep the order: the help lists them as written).
  */
 import type { Command } from '../command.js';
+import { buildCommand } from './build.js';
 import { demoCommand } from './demo.js';
 import { sandboxCommand } from './sandbox.js';
+import { smokeCommand } from './smoke.js';
 
-export const commands: Command[] = [sandboxCommand, demoCommand];
+export const commands: Command[] = [sandboxCommand, demoCommand, smokeCommand, buildCommand];
