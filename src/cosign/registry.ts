@@ -1,0 +1,36 @@
+/**
+ * The registry verbs signing and verification need — and nothing else — so the cosign logic is
+ * tested against a plain-object fake and runs over whichever client implements them (the OCI
+ * client of src/oci, or the small fetch-based one in `registry-http.ts`).
+ */
+import type { ImageReference } from '../oci/reference.js';
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  /** `sha256:…` of `bytes`. */
+  digest: string;
+}
+
+export interface SignatureRegistry {
+  /** The manifest at a tag or digest of `ref`'s repository; undefined when it does not exist (404). */
+  getManifest(ref: ImageReference): Promise<FetchedManifest | undefined>;
+  /** Stores a manifest under `tag` (or under its digest when tag is undefined); returns its digest. */
+  putManifest(ref: ImageReference, tag: string | undefined, bytes: Buffer, mediaType: string): Promise<string>;
+  getBlob(ref: ImageReference, digest: string): Promise<Buffer>;
+  /** Uploads a blob unless the registry has it; returns its digest. */
+  putBlob(ref: ImageReference, bytes: Buffer): Promise<string>;
+  /**
+   * The OCI referrers of a digest (optionally filtered by artifactType), or undefined when the
+   * registry has no referrers API (then the `sha256-<hex>` tag fallback applies).
+   */
+  referrers?(ref: ImageReference, digest: string, artifactType?: string): Promise<ReferrerDescriptor[] | undefined>;
+}
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}

@@ -1,0 +1,126 @@
+/**
+ * sign-image with a key: resolve each reference to its manifest digest (signing is always by
+ * digest), build cosign's simple-signing payload, sign it, and append it to the image's
+ * `sha256-<hex>.sig` signature manifest (other signatures are kept; a signature by the same key
+ * over the same payload already there is not duplicated — cosign's dupe detector does the same).
+ * Then read the signature manifest back and verify our signature before reporting success.
+ */
+import { createHash } from 'node:crypto';
+import { GantryError } from '../core/errors.js';
+import type { Logger } from '../core/logging.js';
+import { formatReference, type ImageReference } from '../oci/reference.js';
+import type { SigningKey } from './keys.js';
+import { buildSignatureManifest, OCI_MANIFEST_MEDIA_TYPE, parseSignatureManifest, signatureTag } from './layout.js';
+import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
+import type { SignatureRegistry } from './registry.js';
+import { signBytes, verifyBytes } from './signature.js';
+import { parseImageInput, verifySignaturesOf } from './verify-image.js';
+import { SIGNATURE_ANNOTATION } from './verify-signature.js';
+
+export interface SignImagesOptions {
+  registry: SignatureRegistry;
+  images: readonly string[];
+  key: SigningKey;
+  /** Into the payload's `optional` (cosign `-a k=v`). */
+  annotations?: Record<string, string>;
+  /** For an index: also sign every manifest it lists. */
+  recursive?: boolean;
+  logger?: Logger;
+}
+
+/** One signed manifest, as the `signatures` output lists it. */
+export interface SignedImage {
+  image: string;
+  digest: string;
+  'signature-ref': string;
+  /** False when an identical signature by this key was already there. */
+  pushed: boolean;
+}
+
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
+/** The repository name cosign writes as docker-reference (go-containerregistry: index.docker.io). */
+export function cosignRepositoryName(ref: ImageReference): string {
+  return `${ref.domain === 'docker.io' ? 'index.docker.io' : ref.domain}/${ref.path}`;
+}
+
+function childDigests(manifestBytes: Buffer): string[] {
+  const index = JSON.parse(manifestBytes.toString('utf8')) as { manifests?: { digest?: string }[] };
+  return (index.manifests ?? []).map((m) => m.digest).filter((d): d is string => typeof d === 'string');
+}
+
+/** Signs every image (and, with `recursive`, every manifest of an index). */
+export async function signImages(opts: SignImagesOptions): Promise<SignedImage[]> {
+  const refs = opts.images.map((i) => ({ image: i, ref: parseImageInput(i) })); // input errors first
+  if (refs.length === 0) throw new GantryError('configuration', 'no images to sign', { hint: 'give one or more image references' });
+  const out: SignedImage[] = [];
+  for (const { image, ref } of refs) {
+    const manifest = await opts.registry.getManifest(ref);
+    if (!manifest) throw new GantryError('not-found', `image ${formatReference(ref)} not found; nothing was signed for it`);
+    const targets = [manifest.digest];
+    if (opts.recursive && INDEX_TYPES.has(manifest.mediaType)) targets.push(...childDigests(manifest.bytes));
+    for (const digest of targets) {
+      out.push(await signDigest(opts, image, ref, digest));
+    }
+  }
+  return out;
+}
+
+async function signDigest(opts: SignImagesOptions, image: string, ref: ImageReference, digest: string): Promise<SignedImage> {
+  const repo: ImageReference = { domain: ref.domain, path: ref.path };
+  const tagRef: ImageReference = { ...repo, tag: signatureTag(digest) };
+  const payload = buildSimpleSigningPayload({ repository: cosignRepositoryName(ref), digest, annotations: opts.annotations });
+  const payloadDigest = `sha256:${createHash('sha256').update(payload).digest('hex')}`;
+
+  const existing = await opts.registry.getManifest(tagRef);
+  const existingLayers = existing ? parseSignatureManifest(existing.bytes).layers : [];
+  // Same payload signed by this key already there? (ECDSA signatures differ each time, so compare
+  // by verifying the stored signature with our public key, like cosign's dupe detector.)
+  const dupe = existingLayers.find((l) => {
+    const sig = l.annotations?.[SIGNATURE_ANNOTATION];
+    return (
+      l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE &&
+      l.digest === payloadDigest &&
+      sig !== undefined &&
+      verifyBytes(opts.key, payload, Buffer.from(sig, 'base64'))
+    );
+  });
+  let pushed = false;
+  let signatureB64: string;
+  if (dupe && existing) {
+    signatureB64 = dupe.annotations?.[SIGNATURE_ANNOTATION] ?? '';
+    opts.logger?.info(`${formatReference({ ...repo, digest })} is already signed by this key; kept ${tagRef.tag}`);
+  } else {
+    signatureB64 = signBytes(opts.key, payload).toString('base64');
+    const built = buildSignatureManifest(existingLayers, [{ payload, annotations: { [SIGNATURE_ANNOTATION]: signatureB64 } }]);
+    for (const blob of built.newBlobs) await opts.registry.putBlob(repo, blob);
+    await opts.registry.putBlob(repo, built.config);
+    await opts.registry.putManifest(repo, tagRef.tag, built.manifest, OCI_MANIFEST_MEDIA_TYPE);
+    pushed = true;
+    opts.logger?.info(
+      `pushed signature ${tagRef.tag} for ${formatReference({ ...repo, digest })}` +
+        (existingLayers.length ? ` (${existingLayers.length} earlier signature(s) kept)` : ''),
+    );
+  }
+
+  // Read back what the registry now serves and verify our signature in it.
+  const check = await verifySignaturesOf(
+    opts.registry,
+    ref,
+    digest,
+    { keys: [{ publicKey: opts.key.publicKey, algorithm: opts.key.algorithm, source: opts.key.source }] },
+    undefined,
+    signatureB64,
+  );
+  const ours = check.signatures.find((s) => s.signature === signatureB64);
+  if (!check.verified || !ours) {
+    throw new GantryError(
+      'infrastructure',
+      `the signature pushed to ${formatReference(tagRef)} did not verify when read back: ${check.problems.join('; ') || 'not found'}`,
+    );
+  }
+  return { image, digest, 'signature-ref': ours.signatureRef, pushed };
+}
