@@ -136,6 +136,7 @@ async function runCheck(check: SmokeCheck, ctx: RunContext): Promise<CheckOutcom
   for (;;) {
     const verdicts: Verdict[] = [];
     const burst: number[] = [];
+    let deadlineCut = false;
     let last: { verdict: Verdict; result: ProbeResult } | undefined;
     for (let i = 0; i < check.samples; i++) {
       const remaining = ctx.deadline - clock.now();
@@ -171,6 +172,7 @@ async function runCheck(check: SmokeCheck, ctx: RunContext): Promise<CheckOutcom
       let verdict = evaluateResponse(check, result);
       if (verdict.failureClass === 'timeout' && cutByDeadline && result.kind === 'failure') {
         verdict = { ...verdict, detail: `${verdict.detail}; cut short by the step deadline` };
+        deadlineCut = true;
       }
       verdicts.push(verdict);
       last = { verdict, result };
@@ -180,7 +182,8 @@ async function runCheck(check: SmokeCheck, ctx: RunContext): Promise<CheckOutcom
     progress = recordAttempt(progress, attempt);
     outcome.attempts = progress.attempts;
     outcome.consecutiveSuccesses = progress.consecutiveSuccesses;
-    if (!attempt.ok && last) {
+    // an attempt the deadline cut short says less than the failure before it: keep that one
+    if (!attempt.ok && last && !(deadlineCut && outcome.lastFailure)) {
       const failureClass: FailureClass = attempt.failureClass ?? 'status-mismatch';
       outcome.failureClasses.push(failureClass);
       outcome.lastFailure = { verdict: attempt, result: last.result };
