@@ -364,7 +364,9 @@ class StepRunner {
         this.logger.debug(formatCommand(cmd.command, cmd.args, this.logger.masker));
         const r = await this.execFn(cmd.command, cmd.args, {
           ...this.options,
-          onLine: (line) => this.logger.info(line),
+          onLine: (line) => {
+            if (line.trim() !== '') this.logger.info(line);
+          },
         });
         if (r.exitCode === 0) return r;
         if (this.deps.signal?.aborted) throw new GantryError('cancelled', `${what}: cancelled`);

@@ -9,6 +9,7 @@ const BUILD_ERRORS: RegExp[] = [
   /dockerfile parse error/i,
   /failed to (?:solve|compute cache key).*(?:not found|parse|did not complete successfully)/i,
   /did not complete successfully: exit code/i,
+  /executor failed running/i,
   /unknown instruction/i,
   /target stage .* could not be found/i,
   /failed to read dockerfile/i,

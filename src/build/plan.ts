@@ -248,7 +248,8 @@ function buildahStep(o: StepOptions): BuildStep {
   for (const [k, v] of sorted(o.labels)) args.push('--label', `${k}=${v}`);
   for (const [k, v] of sorted(inputs.buildArgs)) args.push('--build-arg', `${k}=${v}`);
   for (const s of o.buildahSecrets) args.push('--secret', s);
-  args.push('--layers');
+  // No --layers: buildah 1.28's layer cache ignores the platform, so the arm64 build of a
+  // COPY-only stage reuses the amd64 image and the manifest list ends up with one entry.
   if (inputs.noCache) args.push('--no-cache');
   if (inputs.pull) args.push('--pull=always');
   args.push(inputs.context);
