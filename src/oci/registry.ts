@@ -690,8 +690,8 @@ export class RegistryClient implements Registry {
 
   /**
    * Sends one request with the auth the registry asked for: anonymous first, then, on a 401, the
-   * challenge's scheme (Basic, or a Bearer token for the needed scopes, cached per scope set), and
-   * one more try. A second 401 is returned to the caller.
+   * challenge's scheme (Basic, or a Bearer token for the needed scopes, cached per scope set). A
+   * refused credential gets exactly one re-auth (a fresh token); after that the 401 is returned.
    */
   private async send(op: Op): Promise<HttpResponse> {
     const state = this.state(op.domain);
@@ -699,9 +699,15 @@ export class RegistryClient implements Registry {
       ? mergeScopes([repositoryScope(op.repository, op.actions), ...(op.extraScopes ?? [])])
       : [...(op.extraScopes ?? [])];
     let authorization = await this.authorization(op.domain, scopes);
-    for (let attempt = 0; ; attempt++) {
+    let reauthenticated = false;
+    for (;;) {
       const res = await this.exchange(op, authorization);
-      if (res.status !== 401 || attempt >= 1) return res;
+      if (res.status !== 401) return res;
+      // a 401 to an anonymous request is discovery; a 401 to a credentialed one gets one re-auth
+      if (authorization) {
+        if (reauthenticated) return res;
+        reauthenticated = true;
+      }
       const header = res.headers['www-authenticate'];
       const challenges = header ? parseWwwAuthenticate(header) : [];
       const bearer = challenges.find((c) => c.scheme === 'bearer');
