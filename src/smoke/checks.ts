@@ -60,6 +60,8 @@ export interface SmokeCheck {
   method: string;
   /** Values are secrets: masked in every log line and never put in the report. */
   headers: Record<string, string>;
+  /** Further values to mask: what `${NAME}` references in header values expanded to. */
+  secrets?: string[];
   body?: string;
   expectStatus: StatusRange[];
   expectBody?: TextMatcher;
@@ -301,10 +303,16 @@ export function parseCheckUrl(value: unknown, origin: Origin): string {
  * Expands `${NAME}` in a header value from the environment, so a secret need not be written on
  * the command line (`--headers 'Authorization: Bearer ${API_TOKEN}'`) or in a checked-in file.
  */
-export function expandEnvReferences(value: string, env: NodeJS.ProcessEnv, origin: Origin): string {
+export function expandEnvReferences(
+  value: string,
+  env: NodeJS.ProcessEnv,
+  origin: Origin,
+  expanded: string[] = [],
+): string {
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = env[name];
     if (v === undefined) fail(origin, `refers to \${${name}}, which is not set`, `set the environment variable ${name}`);
+    expanded.push(v);
     return v;
   });
 }
@@ -380,8 +388,10 @@ export function resolveCheck(settings: CheckSettings, origin: Origin, options: R
   const url = settings.url ?? d.url;
   if (url === undefined) fail(origin, 'has no url', 'give each check a url');
   const headers: Record<string, string> = {};
+  const secrets: string[] = [];
   for (const [name, value] of Object.entries({ ...d.headers, ...settings.headers })) {
-    headers[name] = expandEnvReferences(value, options.env ?? {}, { input: origin.input, label: `${origin.label} header ${name}` });
+    const label = `${origin.label} header ${name}`;
+    headers[name] = expandEnvReferences(value, options.env ?? {}, { input: origin.input, label }, secrets);
   }
   const check: SmokeCheck = {
     name: settings.name ?? d.name ?? defaultCheckName(url),
@@ -400,6 +410,7 @@ export function resolveCheck(settings: CheckSettings, origin: Origin, options: R
     insecure: settings.insecure ?? d.insecure ?? CHECK_DEFAULTS.insecure,
     resolve: [...(settings.resolve ?? []), ...(d.resolve ?? [])],
   };
+  if (secrets.length > 0) check.secrets = secrets;
   const body = settings.body ?? d.body;
   if (body !== undefined) check.body = body;
   const expectBody = settings.expectBody ?? d.expectBody;

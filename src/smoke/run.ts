@@ -6,6 +6,7 @@
  * whole policy is tested without sockets; decisions live in verdict.ts.
  */
 import { systemClock, type Clock } from '../core/clock.js';
+import { formatDuration } from '../core/durations.js';
 import { ConfigurationError, GantryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import type { SmokeCheck } from './checks.js';
@@ -52,7 +53,13 @@ export async function runSmokeTest(options: SmokeOptions, deps: SmokeDeps): Prom
     throw new ConfigurationError(`deadline must be positive, not ${options.deadlineMs}ms`, { input: 'deadline' });
   }
   for (const check of options.checks) {
-    for (const value of Object.values(check.headers)) logger.mask(value);
+    for (const [name, value] of Object.entries(check.headers)) {
+      logger.mask(value);
+      // the credential alone may be echoed back too (`Bearer <token>` → <token>)
+      const credential = /^(?:proxy-)?authorization$/i.test(name) ? /^\S+\s+(\S.*)$/.exec(value)?.[1] : undefined;
+      logger.mask(credential);
+    }
+    for (const secret of check.secrets ?? []) logger.mask(secret);
     const password = safeUrl(check.url)?.password;
     if (password) logger.mask(decodeURIComponent(password));
     if (check.insecure && check.url.startsWith('https:')) {
@@ -68,7 +75,7 @@ export async function runSmokeTest(options: SmokeOptions, deps: SmokeDeps): Prom
   const deadline = startedAt + options.deadlineMs;
   logger.info(
     `smoke-testing ${options.checks.length} check${options.checks.length === 1 ? '' : 's'} ` +
-      `(deadline ${Math.round(options.deadlineMs / 1000)}s): ${options.checks.map((c) => c.name).join(', ')}`,
+      `(deadline ${formatDuration(options.deadlineMs)}): ${options.checks.map((c) => c.name).join(', ')}`,
   );
   try {
     const outcomes = await Promise.all(

@@ -205,7 +205,8 @@ describe('secrets', () => {
     const secret = 'Bearer sk-live-0123456789abcdef';
     const server = await startServer((req, res) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`debug dump: authorization=${req.headers.authorization}; x-api-key=${req.headers['x-api-key']}`);
+      const auth = req.headers.authorization ?? '';
+      res.end(`debug dump: authorization=${auth}; token=${auth.slice(7)}; x-api-key=${req.headers['x-api-key']}`);
     });
     const { report, logger } = await smoke(
       [
@@ -220,7 +221,7 @@ describe('secrets', () => {
     expect(server.requests[0]?.headers.authorization).toBe(secret);
     expect(server.requests[0]?.headers['x-api-key']).toBe('key-from-env-9876');
     const c = only(report);
-    expect(c.lastFailure?.bodyExcerpt).toBe('debug dump: authorization=***; x-api-key=***');
+    expect(c.lastFailure?.bodyExcerpt).toBe('debug dump: authorization=***; token=***; x-api-key=***');
     const everything = JSON.stringify(report) + logger.text();
     expect(everything).not.toContain('sk-live-0123456789abcdef');
     expect(everything).not.toContain('key-from-env-9876');
