@@ -1,0 +1,151 @@
+/**
+ * The sign-image and verify-image jobs over their typed inputs — what the action entries and the
+ * CLI commands both call. Everything is validated (references, key, password, mode) before the
+ * first request, so a bad input or a wrong password pushes nothing.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigurationError, errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logging.js';
+import type { Inputs } from '../core/inputs.js';
+import { chooseSigningMode, readSignInputs, readVerifyInputs, type SignInputs, type VerifyInputs } from './inputs.js';
+import { loadSigningKey, loadVerificationKey } from './keys.js';
+import { HttpSignatureRegistry } from './registry-http.js';
+import type { SignatureRegistry } from './registry.js';
+import { signImages, type SignedImage } from './sign-image.js';
+import { parseImageInput, verifyImages, type ImageVerification, type ImageVerificationPolicy } from './verify-image.js';
+
+export interface RunContext {
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** Injected in tests and benchmarks; default: the HTTP client with the inputs' credentials. */
+  registry?: SignatureRegistry;
+}
+
+function registryFor(
+  inputs: { registryUsername: string | undefined; registryPassword: string | undefined },
+  env: NodeJS.ProcessEnv,
+): SignatureRegistry {
+  const username = inputs.registryUsername ?? env.GANTRY_REGISTRY_USERNAME;
+  const password = inputs.registryPassword ?? env.GANTRY_REGISTRY_PASSWORD;
+  const only = env.GANTRY_REGISTRY_HOST;
+  return new HttpSignatureRegistry({
+    credentials: (host) => (username && password && (!only || only === host) ? { username, password } : undefined),
+  });
+}
+
+/** Signs the images; returns the `signatures` output. */
+export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<SignedImage[]> {
+  ctx.logger.mask(inputs.password);
+  ctx.logger.mask(inputs.registryPassword);
+  if (inputs.key?.includes('-----BEGIN')) ctx.logger.mask(inputs.key);
+  for (const image of inputs.images) parseImageInput(image);
+  const mode = chooseSigningMode(inputs.mode, inputs.key, ctx.env);
+  if (mode === 'keyless') {
+    throw new ConfigurationError(
+      'keyless signing needs the public Sigstore services (Fulcio and Rekor), which this runner cannot reach',
+      { input: 'mode', hint: 'sign with a key: set "key" and "password" (mode: key)' },
+    );
+  }
+  if (inputs.format === 'bundle') {
+    throw new ConfigurationError('format "bundle" is not supported for key-based signing yet; use format: legacy', {
+      input: 'format',
+    });
+  }
+  const key = await ctx.logger.group('load signing key', async () => {
+    const k = await loadSigningKey({ key: inputs.key ?? '', password: inputs.password, env: ctx.env, label: 'key' });
+    ctx.logger.info(`loaded ${k.algorithm} key from ${k.source}`);
+    return k;
+  });
+  const registry = ctx.registry ?? registryFor(inputs, ctx.env);
+  return ctx.logger.group('sign', () =>
+    signImages({
+      registry,
+      images: inputs.images,
+      key,
+      annotations: inputs.annotations,
+      recursive: inputs.recursive,
+      logger: ctx.logger,
+    }),
+  );
+}
+
+/** Verifies the images; the caller decides the exit code from `verified`. */
+export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<ImageVerification[]> {
+  ctx.logger.mask(inputs.registryPassword);
+  for (const image of inputs.images) parseImageInput(image);
+  const policy: ImageVerificationPolicy = { annotations: inputs.annotations, checkReference: inputs.checkReference };
+  if (inputs.keys.length) {
+    policy.keys = await Promise.all(inputs.keys.map((key) => loadVerificationKey({ key, env: ctx.env, label: 'key' })));
+  } else {
+    if (!inputs.trustedRoot) {
+      throw new ConfigurationError('keyless verification needs trusted-root (a Sigstore trusted_root.json)', {
+        input: 'trusted-root',
+      });
+    }
+    policy.certificate = await certificatePolicyFromTrustedRoot(inputs);
+  }
+  const registry = ctx.registry ?? registryFor(inputs, ctx.env);
+  const results = await ctx.logger.group('verify', () => verifyImages(registry, inputs.images, policy));
+  for (const r of results) {
+    if (r.verified) {
+      ctx.logger.info(`verified ${r.image} (${r.digest ?? ''}): ${r.signatures.length} valid signature(s) by ${[...new Set(r.signatures.map((s) => s.signer))].join(', ')}`);
+    } else {
+      ctx.logger.error(`NOT verified ${r.image}: ${r.problems.join('; ')}`);
+    }
+  }
+  return results;
+}
+
+/** Fulcio CA certificates and identity constraints from a Sigstore trusted root file. */
+async function certificatePolicyFromTrustedRoot(inputs: VerifyInputs): Promise<ImageVerificationPolicy['certificate']> {
+  let root: { certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[] };
+  try {
+    root = JSON.parse(await readFile(inputs.trustedRoot ?? '', 'utf8')) as typeof root;
+  } catch (e) {
+    throw new ConfigurationError(`trusted-root ${inputs.trustedRoot ?? ''} cannot be read: ${errorMessage(e)}`, {
+      input: 'trusted-root',
+    });
+  }
+  const pem = (b64: string): string => `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+  const chains = (root.certificateAuthorities ?? []).map((ca) => (ca.certChain?.certificates ?? []).map((c) => c.rawBytes ?? ''));
+  const regexp = (s: string | undefined): RegExp | undefined => (s === undefined ? undefined : new RegExp(`^(?:${s})$`));
+  return {
+    roots: chains.map((c) => pem(c[c.length - 1] ?? '')),
+    intermediates: chains.flatMap((c) => c.slice(0, -1).map(pem)),
+    identities: [
+      {
+        subject: inputs.certificateIdentity ?? regexp(inputs.certificateIdentityRegexp),
+        issuer: inputs.certificateOidcIssuer ?? regexp(inputs.certificateOidcIssuerRegexp),
+      },
+    ],
+  };
+}
+
+/** The sign-image action body: INPUT_* → signatures output. */
+export async function signImageAction(ctx: ActionContextLike): Promise<number> {
+  const inputs = readSignInputs(ctx.inputs);
+  const signed = await runSign(inputs, { env: ctx.env, logger: ctx.logger });
+  ctx.setOutput(
+    'signatures',
+    signed.map((s) => ({ image: s.image, digest: s.digest, 'signature-ref': s['signature-ref'] })),
+  );
+  return 0;
+}
+
+/** The verify-image action body: exit 1 unless every image has a valid signature. */
+export async function verifyImageAction(ctx: ActionContextLike): Promise<number> {
+  const inputs = readVerifyInputs(ctx.inputs);
+  const results = await runVerify(inputs, { env: ctx.env, logger: ctx.logger });
+  const ok = results.every((r) => r.verified);
+  ctx.setOutput('verified', ok);
+  ctx.setOutput('results', results);
+  return ok ? 0 : 1;
+}
+
+/** What the action bodies use of the action context (src/actions/run-action.ts). */
+export interface ActionContextLike {
+  inputs: Inputs;
+  logger: Logger;
+  env: NodeJS.ProcessEnv;
+  setOutput(name: string, value: string | number | boolean | object): void;
+}
