@@ -1,0 +1,222 @@
+/**
+ * Fail-fast classification: reads a pod (or a Deployment's conditions) and says whether the
+ * rollout can no longer succeed, and why — the thing `kubectl rollout status` only admits after
+ * `progressDeadlineSeconds`. Pure functions of the objects and a time, so every rule is tested
+ * on captured shapes.
+ *
+ * Rules (first match wins, init containers before app containers):
+ * - waiting reason ErrImagePull, ImagePullBackOff, InvalidImageName, ErrImageNeverPull,
+ *   CreateContainerConfigError (missing secret/configmap), CreateContainerError, RunContainerError:
+ *   immediate (pre-flight already proved the image exists, so a pull error is the node's problem
+ *   and will not heal by waiting).
+ * - OOMKilled as the current or last termination: immediate.
+ * - CrashLoopBackOff, or a container that has terminated non-zero, once restartCount ≥
+ *   `minRestarts` (default 2): one crash may be a dependency not being up yet, two is a pattern.
+ * - PodScheduled=False/Unschedulable for longer than `unschedulableGraceMs` (default 30 s).
+ * - A started container that stays unready longer than `readyGraceMs` (default 120 s) — disabled
+ *   with 0. Containers still in their startup probe (`started: false`) are never judged, so an
+ *   API whose first boot takes minutes is waited for up to the deadline.
+ * - Deployment-level: Progressing=False/ProgressDeadlineExceeded; ReplicaFailure=True (FailedCreate:
+ *   quota, admission).
+ *
+ * Times: pod timestamps come from the cluster's clock; `now` should be the same clock's reading.
+ */
+import type { Condition, ContainerStatus, Deployment, KEvent, Pod } from './types.js';
+
+export type FailureReason =
+  | 'ErrImagePull'
+  | 'ImagePullBackOff'
+  | 'InvalidImageName'
+  | 'ErrImageNeverPull'
+  | 'CreateContainerConfigError'
+  | 'CreateContainerError'
+  | 'RunContainerError'
+  | 'OOMKilled'
+  | 'CrashLoopBackOff'
+  | 'Unschedulable'
+  | 'NotReady'
+  | 'FailedCreate'
+  | 'ProgressDeadlineExceeded'
+  /** gantry's own overall timeout ran out first. */
+  | 'Timeout'
+  /** The deployment disappeared while being rolled out. */
+  | 'Deleted';
+
+export interface PodFailure {
+  reason: FailureReason;
+  /** The container at fault; undefined for pod- or deployment-level causes. */
+  container?: string;
+  /** What happened, in the kubelet's or controller's words plus what we inferred. */
+  message: string;
+  restarts?: number;
+  exitCode?: number;
+}
+
+export interface ClassifyOptions {
+  minRestarts?: number;
+  unschedulableGraceMs?: number;
+  readyGraceMs?: number;
+}
+
+const IMMEDIATE_WAITING = new Set<FailureReason>([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+]);
+
+/** Events about this pod, newest first. */
+export function eventsFor(pod: Pod, events: readonly KEvent[]): KEvent[] {
+  const uid = pod.metadata.uid;
+  const name = pod.metadata.name;
+  return events
+    .filter((e) => {
+      const o = e.involvedObject;
+      if (!o || (o.kind !== undefined && o.kind !== 'Pod')) return false;
+      return uid && o.uid ? o.uid === uid : o.name === name;
+    })
+    .sort((a, b) => eventTime(b) - eventTime(a));
+}
+
+export function eventTime(e: KEvent): number {
+  const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata.creationTimestamp;
+  return t ? Date.parse(t) : 0;
+}
+
+function latestWarning(events: readonly KEvent[], reasons: readonly string[], container?: string): string | undefined {
+  const hit = events.find(
+    (e) =>
+      e.type === 'Warning' &&
+      reasons.includes(e.reason ?? '') &&
+      (container === undefined ||
+        e.involvedObject?.fieldPath === undefined ||
+        e.involvedObject.fieldPath.includes(`{${container}}`)),
+  );
+  return hit?.message;
+}
+
+function describeTermination(t: NonNullable<ContainerStatus['lastState']>['terminated']): string {
+  if (!t) return '';
+  const parts = [`${t.reason ?? 'terminated'} (exit code ${t.exitCode ?? '?'})`];
+  if (t.message) parts.push(t.message.trim());
+  return parts.join(': ');
+}
+
+function classifyContainer(
+  cs: ContainerStatus,
+  podEvents: readonly KEvent[],
+  minRestarts: number,
+): PodFailure | undefined {
+  const restarts = cs.restartCount ?? 0;
+  const waiting = cs.state?.waiting;
+  const waitingReason = waiting?.reason as FailureReason | undefined;
+  if (waitingReason && IMMEDIATE_WAITING.has(waitingReason)) {
+    const detail =
+      waiting?.message ??
+      latestWarning(podEvents, ['Failed', 'FailedCreatePodSandBox', 'InspectFailed'], cs.name) ??
+      '';
+    return { reason: waitingReason, container: cs.name, message: detail || waitingReason, restarts };
+  }
+  const current = cs.state?.terminated;
+  const last = cs.lastState?.terminated;
+  if (current?.reason === 'OOMKilled' || last?.reason === 'OOMKilled') {
+    const t = current?.reason === 'OOMKilled' ? current : last;
+    return {
+      reason: 'OOMKilled',
+      container: cs.name,
+      message: `container was killed for exceeding its memory limit: ${describeTermination(t)}`,
+      restarts,
+      ...(t?.exitCode !== undefined ? { exitCode: t.exitCode } : {}),
+    };
+  }
+  const crashed = waitingReason === 'CrashLoopBackOff' || (last?.exitCode ?? 0) !== 0 || (current?.exitCode ?? 0) !== 0;
+  if (crashed && restarts >= minRestarts) {
+    const t = current ?? last;
+    const parts = [`restarted ${restarts} times`];
+    if (t) parts.push(`last exit: ${describeTermination(t)}`);
+    if (waiting?.message) parts.push(waiting.message);
+    return {
+      reason: 'CrashLoopBackOff',
+      container: cs.name,
+      message: parts.join('; '),
+      restarts,
+      ...(t?.exitCode !== undefined ? { exitCode: t.exitCode } : {}),
+    };
+  }
+  return undefined;
+}
+
+function condition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+/**
+ * Whether this pod shows a failure that waiting will not heal. `events` may be all recent events
+ * in the namespace; only the pod's own are used.
+ */
+export function classifyPodFailure(
+  pod: Pod,
+  events: readonly KEvent[],
+  now: number,
+  options: ClassifyOptions = {},
+): PodFailure | undefined {
+  const minRestarts = options.minRestarts ?? 2;
+  const unschedulableGrace = options.unschedulableGraceMs ?? 30_000;
+  const readyGrace = options.readyGraceMs ?? 120_000;
+  if (pod.metadata.deletionTimestamp) return undefined; // an old pod on its way out
+  const podEvents = eventsFor(pod, events);
+  for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+    const failure = classifyContainer(cs, podEvents, minRestarts);
+    if (failure) return failure;
+  }
+  const scheduled = condition(pod.status?.conditions, 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    const since = scheduled.lastTransitionTime ? Date.parse(scheduled.lastTransitionTime) : now;
+    if (now - since >= unschedulableGrace) {
+      return {
+        reason: 'Unschedulable',
+        message:
+          scheduled.message ??
+          latestWarning(podEvents, ['FailedScheduling']) ??
+          'no node can run this pod',
+      };
+    }
+  }
+  if (readyGrace > 0) {
+    for (const cs of pod.status?.containerStatuses ?? []) {
+      const startedAt = cs.state?.running?.startedAt;
+      if (!startedAt || cs.ready || cs.started === false) continue;
+      const since = Date.parse(startedAt);
+      if (now - since >= readyGrace) {
+        const probe = latestWarning(podEvents, ['Unhealthy'], cs.name);
+        return {
+          reason: 'NotReady',
+          container: cs.name,
+          message: `running for ${Math.round((now - since) / 1000)}s without becoming ready${probe ? `: ${probe}` : ''}`,
+          restarts: cs.restartCount ?? 0,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Deployment-level causes: the progress deadline, and pods the ReplicaSet could not create. */
+export function classifyDeploymentFailure(deployment: Deployment): PodFailure | undefined {
+  const conditions = deployment.status?.conditions;
+  const failure = condition(conditions, 'ReplicaFailure');
+  if (failure?.status === 'True') {
+    return { reason: 'FailedCreate', message: failure.message ?? failure.reason ?? 'pods could not be created' };
+  }
+  const progressing = condition(conditions, 'Progressing');
+  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+    return {
+      reason: 'ProgressDeadlineExceeded',
+      message: progressing.message ?? `deployment exceeded its progress deadline`,
+    };
+  }
+  return undefined;
+}
