@@ -1,7 +1,7 @@
 /**
  * The registry verbs signing and verification need — and nothing else — so the cosign logic is
  * tested against a plain-object fake and runs over whichever client implements them (the OCI
- * client of src/oci, or the small fetch-based one in `registry-http.ts`).
+ * client of src/oci through `oci-registry.ts`, or a fake).
  */
 import type { ImageReference } from '../oci/reference.js';
 

@@ -9,7 +9,7 @@ import type { Logger } from '../core/logging.js';
 import type { Inputs } from '../core/inputs.js';
 import { chooseSigningMode, readSignInputs, readVerifyInputs, type SignInputs, type VerifyInputs } from './inputs.js';
 import { loadSigningKey, loadVerificationKey } from './keys.js';
-import { HttpSignatureRegistry } from './registry-http.js';
+import { defaultSignatureRegistry } from './oci-registry.js';
 import type { SignatureRegistry } from './registry.js';
 import { signImages, type SignedImage } from './sign-image.js';
 import { parseImageInput, verifyImages, type ImageVerification, type ImageVerificationPolicy } from './verify-image.js';
@@ -24,13 +24,11 @@ export interface RunContext {
 function registryFor(
   inputs: { registryUsername: string | undefined; registryPassword: string | undefined },
   env: NodeJS.ProcessEnv,
+  logger: Logger,
 ): SignatureRegistry {
-  const username = inputs.registryUsername ?? env.GANTRY_REGISTRY_USERNAME;
-  const password = inputs.registryPassword ?? env.GANTRY_REGISTRY_PASSWORD;
-  const only = env.GANTRY_REGISTRY_HOST;
-  return new HttpSignatureRegistry({
-    credentials: (host) => (username && password && (!only || only === host) ? { username, password } : undefined),
-  });
+  const { registryUsername: username, registryPassword: password } = inputs;
+  // explicit credentials win; otherwise the OCI client reads GANTRY_REGISTRY_* and docker config
+  return defaultSignatureRegistry({ env, logger, ...(username && password ? { credentials: { username, password } } : {}) });
 }
 
 /** Signs the images; returns the `signatures` output. */
@@ -56,7 +54,7 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
     ctx.logger.info(`loaded ${k.algorithm} key from ${k.source}`);
     return k;
   });
-  const registry = ctx.registry ?? registryFor(inputs, ctx.env);
+  const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   return ctx.logger.group('sign', () =>
     signImages({
       registry,
@@ -84,7 +82,7 @@ export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<
     }
     policy.certificate = await certificatePolicyFromTrustedRoot(inputs);
   }
-  const registry = ctx.registry ?? registryFor(inputs, ctx.env);
+  const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   const results = await ctx.logger.group('verify', () => verifyImages(registry, inputs.images, policy));
   for (const r of results) {
     if (r.verified) {

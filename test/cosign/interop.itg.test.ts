@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateCosignKeyPair, loadSigningKey, loadVerificationKey } from '../../src/cosign/keys.js';
 import { buildSignatureManifest, parseSignatureManifest, signatureTag } from '../../src/cosign/layout.js';
-import { HttpSignatureRegistry } from '../../src/cosign/registry-http.js';
+import { defaultSignatureRegistry } from '../../src/cosign/oci-registry.js';
 import { signImages } from '../../src/cosign/sign-image.js';
 import { verifyImage } from '../../src/cosign/verify-image.js';
 import { SIGNATURE_ANNOTATION } from '../../src/cosign/verify-signature.js';
@@ -18,7 +18,7 @@ import { cosign, cosignSign, cosignVerify, getManifestBytes, pushBlob, pushImage
 
 let reg: RunningRegistry;
 let dir: string;
-const registry = new HttpSignatureRegistry();
+const registry = defaultSignatureRegistry({ env: {}, dockerConfig: false });
 const keys = { cosignKey: '', cosignPub: '', gantryKey: '', gantryPub: '' };
 
 beforeAll(async () => {
@@ -184,11 +184,11 @@ describe('registries with authentication', () => {
     const secure = await startRegistry({ auth: 'htpasswd' });
     const creds = { username: secure.username ?? '', password: secure.password ?? '' };
     const digest = await pushImage(secure.url, 'private', 'v1', creds);
-    const authed = new HttpSignatureRegistry({ credentials: () => creds });
+    const authed = defaultSignatureRegistry({ credentials: creds, env: {}, dockerConfig: false });
     const [s] = await signImages({ registry: authed, images: [`${secure.host}/private:v1`], key: await gantryKey() });
     expect(s?.digest).toBe(digest);
     expect((await verifyImage(authed, `${secure.host}/private:v1`, { keys: [await pub(keys.gantryPub)] })).verified).toBe(true);
-    await expect(verifyImage(new HttpSignatureRegistry(), `${secure.host}/private:v1`, { keys: [await pub(keys.gantryPub)] })).rejects.toMatchObject({ code: 'auth' });
+    await expect(verifyImage(defaultSignatureRegistry({ env: {}, dockerConfig: false }), `${secure.host}/private:v1`, { keys: [await pub(keys.gantryPub)] })).rejects.toMatchObject({ code: 'auth' });
   });
 });
 

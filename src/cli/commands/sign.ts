@@ -23,10 +23,8 @@ export const signCommand: Command = {
     { name: 'format', type: 'string', placeholder: 'legacy|bundle', description: 'signature storage (default legacy)' },
     { name: 'fulcio-url', type: 'string', placeholder: 'url', description: 'Fulcio for keyless signing' },
     { name: 'rekor-url', type: 'string', placeholder: 'url', description: 'Rekor for keyless signing' },
-    { name: 'registry-username', type: 'string', placeholder: 'user', description: 'registry user (or GANTRY_REGISTRY_USERNAME)' },
-    { name: 'registry-password', type: 'string', secret: true, description: 'use GANTRY_REGISTRY_PASSWORD' },
-  ],
-  details: 'Exit codes: 0 signed and verified after push, 2 bad input (wrong password: nothing pushed), 3 registry error.',
+      ],
+  details: 'Exit codes: 0 signed and verified after push, 2 bad input (wrong password: nothing pushed), 3 registry error.\nRegistry credentials: GANTRY_REGISTRY_USERNAME/GANTRY_REGISTRY_PASSWORD, else the docker config.',
   async run(ctx) {
     const flags = await cliFlags(ctx);
     const inputs = readSignInputs(new Inputs(flagInputSource(flags)));
@@ -54,7 +52,5 @@ async function cliFlags(ctx: CommandContext): Promise<Record<string, string | un
   } else if (ctx.io.env.COSIGN_PASSWORD !== undefined) {
     flags.password = ctx.io.env.COSIGN_PASSWORD;
   }
-  flags['registry-password'] = ctx.io.env.GANTRY_REGISTRY_PASSWORD;
-  if (!flags['registry-username']) flags['registry-username'] = ctx.io.env.GANTRY_REGISTRY_USERNAME;
   return flags;
 }

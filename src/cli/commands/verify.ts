@@ -22,10 +22,8 @@ export const verifyCommand: Command = {
     { name: 'annotations', type: 'list', placeholder: 'k=v', description: 'required payload annotation' },
     { name: 'annotation', type: 'list', placeholder: 'k=v', description: 'same as --annotations' },
     { name: 'check-reference', type: 'boolean', description: 'payload docker-reference must name the repository (default true)' },
-    { name: 'registry-username', type: 'string', placeholder: 'user', description: 'registry user (or GANTRY_REGISTRY_USERNAME)' },
-    { name: 'registry-password', type: 'string', secret: true, description: 'use GANTRY_REGISTRY_PASSWORD' },
-  ],
-  details: 'Exit codes: 0 every image verified, 1 an image is unsigned or its signatures are invalid, 2 bad input, 3 registry error.',
+      ],
+  details: 'Exit codes: 0 every image verified, 1 an image is unsigned or its signatures are invalid, 2 bad input, 3 registry error.\nRegistry credentials: GANTRY_REGISTRY_USERNAME/GANTRY_REGISTRY_PASSWORD, else the docker config.',
   async run(ctx) {
     const flags: Record<string, string | undefined> = { ...ctx.flags };
     if (ctx.positionals.length) flags.images = ctx.positionals.join('\n');
@@ -33,8 +31,6 @@ export const verifyCommand: Command = {
     if (flags.key?.includes('-----BEGIN')) {
       throw new ConfigurationError('--key must be a path or env://VAR', { input: '--key' });
     }
-    flags['registry-password'] = ctx.io.env.GANTRY_REGISTRY_PASSWORD;
-    if (!flags['registry-username']) flags['registry-username'] = ctx.io.env.GANTRY_REGISTRY_USERNAME;
     const inputs = readVerifyInputs(new Inputs(flagInputSource(flags)));
     const results = await runVerify(inputs, { env: ctx.io.env, logger: ctx.logger });
     const ok = results.every((r) => r.verified);
