@@ -20,7 +20,8 @@ export interface StatusRange {
 }
 
 /** A substring, or a regular expression written `/source/flags`; kept as data so checks serialize. */
-export type TextMatcher = { kind: 'substring'; text: string } | { kind: 'regex'; source: string; flags: string };
+export type TextMatcher =
+  { kind: 'substring'; text: string } | { kind: 'regex'; source: string; flags: string };
 
 /** One `expect-json` entry: a dotted path (`checks.db`, `items[0].name`) and the value it must have. */
 export interface JsonExpectation {
@@ -134,7 +135,7 @@ function fail(origin: Origin, problem: string, fix: string): never {
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value);
+  return typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,7 +143,11 @@ function show(value: unknown): string {
 
 /** `200`, `2xx`, `200-299`, `200,204,300-399`, or a YAML list of those. */
 export function parseStatusRanges(value: unknown, origin: Origin): StatusRange[] {
-  const items: unknown[] = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : [value];
+  const items: unknown[] = Array.isArray(value)
+    ? value
+    : typeof value === 'string'
+      ? value.split(/[\s,]+/)
+      : [value];
   const ranges: StatusRange[] = [];
   for (const item of items) {
     if (item === '') continue;
@@ -153,7 +158,11 @@ export function parseStatusRanges(value: unknown, origin: Origin): StatusRange[]
     else if ((m = /^(\d{3})\s*-\s*(\d{3})$/.exec(text))) range = { min: Number(m[1]), max: Number(m[2]) };
     else if (/^\d{3}$/.test(text)) range = { min: Number(text), max: Number(text) };
     if (!range || range.min < 100 || range.max > 599 || range.min > range.max) {
-      fail(origin, `has ${show(item)}, not a status code or range`, 'write codes and ranges like 200, 204, 2xx or 200-299');
+      fail(
+        origin,
+        `has ${show(item)}, not a status code or range`,
+        'write codes and ranges like 200, 204, 2xx or 200-299',
+      );
     }
     ranges.push(range);
   }
@@ -194,7 +203,11 @@ export function parseJsonPath(path: string, origin: Origin): (string | number)[]
 
 export function parseJsonExpectations(value: unknown, origin: Origin): JsonExpectation[] {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    fail(origin, `is ${show(value)}, not a map of JSON path to value`, 'write it like {status: ok, checks.db: up}');
+    fail(
+      origin,
+      `is ${show(value)}, not a map of JSON path to value`,
+      'write it like {status: ok, checks.db: up}',
+    );
   }
   return Object.entries(value as Record<string, unknown>).map(([path, expected]) => {
     if (typeof expected === 'string') parseTextMatcher(expected, origin); // validates /regex/ values
@@ -223,7 +236,8 @@ function asStringMap(value: unknown, origin: Origin, what: string): Record<strin
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (v !== null && typeof v === 'object') fail(origin, `has a nested value under "${k}"`, 'give a plain value');
+    if (v !== null && typeof v === 'object')
+      fail(origin, `has a nested value under "${k}"`, 'give a plain value');
     out[k] = v === null || v === undefined ? '' : String(v);
   }
   return out;
@@ -239,7 +253,12 @@ export function parseHeaderLines(text: string, origin: Origin): Record<string, s
     const line = raw.trim();
     if (line === '') continue;
     const colon = line.indexOf(':');
-    if (colon <= 0) fail(origin, `has "${line.length > 40 ? line.slice(0, 40) + '…' : line}", not Name: value`, 'write one "Name: value" per line');
+    if (colon <= 0)
+      fail(
+        origin,
+        `has "${line.length > 40 ? line.slice(0, 40) + '…' : line}", not Name: value`,
+        'write one "Name: value" per line',
+      );
     out[validHeaderName(line.slice(0, colon).trim(), origin)] = line.slice(colon + 1).trim();
   }
   return out;
@@ -252,15 +271,31 @@ export function parseResolveRule(text: string, origin: Origin): ResolveRule {
   const port = Number(m?.[2]);
   const targetPort = m?.[4] === undefined ? undefined : Number(m[4]);
   const address = unbracket(m?.[3] ?? '');
-  if (!m || port < 1 || port > 65535 || (targetPort !== undefined && (targetPort < 1 || targetPort > 65535)) || !isIP(address)) {
-    fail(origin, `has "${text}"`, 'write host:port:address (an IP address), e.g. api.example.com:443:10.0.0.11');
+  if (
+    !m ||
+    port < 1 ||
+    port > 65535 ||
+    (targetPort !== undefined && (targetPort < 1 || targetPort > 65535)) ||
+    !isIP(address)
+  ) {
+    fail(
+      origin,
+      `has "${text}"`,
+      'write host:port:address (an IP address), e.g. api.example.com:443:10.0.0.11',
+    );
   }
-  return { host: unbracket(m[1] ?? '').toLowerCase(), port, address, ...(targetPort === undefined ? {} : { targetPort }) };
+  return {
+    host: unbracket(m[1] ?? '').toLowerCase(),
+    port,
+    address,
+    ...(targetPort === undefined ? {} : { targetPort }),
+  };
 }
 
 function parseDurationValue(value: unknown, origin: Origin): number {
   if (typeof value === 'number' && value >= 0) return Math.round(value * 1000);
-  if (typeof value !== 'string') fail(origin, `is ${show(value)}, not a duration`, 'write it like 500ms, 10s or 2m');
+  if (typeof value !== 'string')
+    fail(origin, `is ${show(value)}, not a duration`, 'write it like 500ms, 10s or 2m');
   try {
     return parseDuration(value, origin.label);
   } catch {
@@ -285,12 +320,17 @@ function parseCount(value: unknown, origin: Origin, min: number, max: number): n
 
 /** Validates a check URL: absolute http(s), no fragment games. */
 export function parseCheckUrl(value: unknown, origin: Origin): string {
-  if (typeof value !== 'string' || value.trim() === '') fail(origin, `is ${show(value)}`, 'give an http:// or https:// URL');
+  if (typeof value !== 'string' || value.trim() === '')
+    fail(origin, `is ${show(value)}`, 'give an http:// or https:// URL');
   let url: URL;
   try {
     url = new URL(value.trim());
   } catch {
-    return fail(origin, `is "${value}", not a valid URL`, 'give an absolute URL like https://api.example.com/api/health/');
+    return fail(
+      origin,
+      `is "${value}", not a valid URL`,
+      'give an absolute URL like https://api.example.com/api/health/',
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     fail(origin, `uses ${url.protocol}`, 'only http:// and https:// URLs can be checked');
@@ -311,7 +351,8 @@ export function expandEnvReferences(
 ): string {
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = env[name];
-    if (v === undefined) fail(origin, `refers to \${${name}}, which is not set`, `set the environment variable ${name}`);
+    if (v === undefined)
+      fail(origin, `refers to \${${name}}, which is not set`, `set the environment variable ${name}`);
     expanded.push(v);
     return v;
   });
@@ -326,7 +367,11 @@ export function parseCheckEntry(raw: Record<string, unknown>, origin: Origin): C
   for (const key of Object.keys(raw)) {
     if (!(CHECK_KEYS as readonly string[]).includes(key)) {
       const near = CHECK_KEYS.find((k) => k.replace(/-/g, '') === key.toLowerCase().replace(/[-_]/g, ''));
-      fail(origin, `has the unknown key "${key}"`, near ? `did you mean "${near}"?` : `known keys: ${CHECK_KEYS.join(', ')}`);
+      fail(
+        origin,
+        `has the unknown key "${key}"`,
+        near ? `did you mean "${near}"?` : `known keys: ${CHECK_KEYS.join(', ')}`,
+      );
     }
   }
   const s: CheckSettings = {};
@@ -341,7 +386,10 @@ export function parseCheckEntry(raw: Record<string, unknown>, origin: Origin): C
   }
   if (has('headers')) {
     const h = v('headers');
-    s.headers = typeof h === 'string' ? parseHeaderLines(h, at('headers')) : asStringMap(h, at('headers'), 'a map of header name to value');
+    s.headers =
+      typeof h === 'string'
+        ? parseHeaderLines(h, at('headers'))
+        : asStringMap(h, at('headers'), 'a map of header name to value');
     for (const name of Object.keys(s.headers)) validHeaderName(name, at('headers'));
   }
   if (has('body')) {
@@ -354,22 +402,31 @@ export function parseCheckEntry(raw: Record<string, unknown>, origin: Origin): C
   if (has('expect-json')) s.expectJson = parseJsonExpectations(v('expect-json'), at('expect-json'));
   if (has('expect-header')) {
     const h = v('expect-header');
-    s.expectHeader = parseHeaderExpectations(typeof h === 'string' ? parseHeaderLines(h, at('expect-header')) : h, at('expect-header'));
+    s.expectHeader = parseHeaderExpectations(
+      typeof h === 'string' ? parseHeaderLines(h, at('expect-header')) : h,
+      at('expect-header'),
+    );
   }
   if (has('max-latency')) s.maxLatencyMs = parseDurationValue(v('max-latency'), at('max-latency'));
   if (has('timeout')) s.timeoutMs = parseDurationValue(v('timeout'), at('timeout'));
   if (has('interval')) s.intervalMs = parseDurationValue(v('interval'), at('interval'));
-  if (has('consecutive-successes')) s.consecutiveSuccesses = parseCount(v('consecutive-successes'), at('consecutive-successes'), 1, 100);
+  if (has('consecutive-successes'))
+    s.consecutiveSuccesses = parseCount(v('consecutive-successes'), at('consecutive-successes'), 1, 100);
   if (has('samples')) s.samples = parseCount(v('samples'), at('samples'), 1, 1000);
   for (const p of ['p50', 'p95', 'p99'] as const) {
     const key = `latency-${p}` as const;
     if (has(key)) s.latency = { ...s.latency, [p]: parseDurationValue(v(key), at(key)) };
   }
-  if (has('follow-redirects')) s.followRedirects = parseBooleanValue(v('follow-redirects'), at('follow-redirects'));
+  if (has('follow-redirects'))
+    s.followRedirects = parseBooleanValue(v('follow-redirects'), at('follow-redirects'));
   if (has('insecure')) s.insecure = parseBooleanValue(v('insecure'), at('insecure'));
   if (has('resolve')) {
     const r = v('resolve');
-    const items = Array.isArray(r) ? r : String(r).split(/[\s,]+/).filter(Boolean);
+    const items = Array.isArray(r)
+      ? r
+      : String(r)
+          .split(/[\s,]+/)
+          .filter(Boolean);
     s.resolve = items.map((item) => parseResolveRule(String(item), at('resolve')));
   }
   return s;
@@ -383,7 +440,11 @@ export interface ResolveCheckOptions {
 }
 
 /** Fills defaults into settings and validates the whole: the one place a SmokeCheck is made. */
-export function resolveCheck(settings: CheckSettings, origin: Origin, options: ResolveCheckOptions = {}): SmokeCheck {
+export function resolveCheck(
+  settings: CheckSettings,
+  origin: Origin,
+  options: ResolveCheckOptions = {},
+): SmokeCheck {
   const d = options.defaults ?? {};
   const url = settings.url ?? d.url;
   if (url === undefined) fail(origin, 'has no url', 'give each check a url');
@@ -403,7 +464,8 @@ export function resolveCheck(settings: CheckSettings, origin: Origin, options: R
     expectHeader: settings.expectHeader ?? d.expectHeader ?? [],
     timeoutMs: settings.timeoutMs ?? d.timeoutMs ?? CHECK_DEFAULTS.timeoutMs,
     intervalMs: settings.intervalMs ?? d.intervalMs ?? CHECK_DEFAULTS.intervalMs,
-    consecutiveSuccesses: settings.consecutiveSuccesses ?? d.consecutiveSuccesses ?? CHECK_DEFAULTS.consecutiveSuccesses,
+    consecutiveSuccesses:
+      settings.consecutiveSuccesses ?? d.consecutiveSuccesses ?? CHECK_DEFAULTS.consecutiveSuccesses,
     samples: settings.samples ?? d.samples ?? CHECK_DEFAULTS.samples,
     latency: { ...d.latency, ...settings.latency },
     followRedirects: settings.followRedirects ?? d.followRedirects ?? CHECK_DEFAULTS.followRedirects,
@@ -419,7 +481,8 @@ export function resolveCheck(settings: CheckSettings, origin: Origin, options: R
   if (maxLatency !== undefined) check.maxLatencyMs = maxLatency;
   if (check.timeoutMs <= 0) fail(origin, 'has a zero timeout', 'give a timeout like 10s');
   if (check.method === 'GET' || check.method === 'HEAD') {
-    if (check.body !== undefined) fail(origin, `sends a body with ${check.method}`, 'use POST/PUT or drop the body');
+    if (check.body !== undefined)
+      fail(origin, `sends a body with ${check.method}`, 'use POST/PUT or drop the body');
   }
   return check;
 }
@@ -435,13 +498,20 @@ export function defaultCheckName(url: string): string {
  * `text` may instead be the path of a file holding the document (read by the caller; see
  * `readChecksInput`). Throws ConfigurationError (input "checks") on anything unparsable.
  */
-export function parseChecksDocument(text: string, options: ResolveCheckOptions & { input?: string } = {}): SmokeCheck[] {
+export function parseChecksDocument(
+  text: string,
+  options: ResolveCheckOptions & { input?: string } = {},
+): SmokeCheck[] {
   const input = options.input ?? 'checks';
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (e) {
-    fail({ input, label: `input "${input}"` }, `is not valid YAML or JSON (${errorMessage(e).split('\n')[0]})`, 'fix the document');
+    fail(
+      { input, label: `input "${input}"` },
+      `is not valid YAML or JSON (${errorMessage(e).split('\n')[0]})`,
+      'fix the document',
+    );
   }
   return parseSmokeChecks(doc, { ...options, input });
 }
@@ -450,20 +520,33 @@ export function parseChecksDocument(text: string, options: ResolveCheckOptions &
  * Turns already-parsed check definitions (a list of kebab-case maps, as in the `checks` input or a
  * gantry.yml `health-checks:` section) into validated SmokeChecks. Names must be unique.
  */
-export function parseSmokeChecks(doc: unknown, options: ResolveCheckOptions & { input?: string } = {}): SmokeCheck[] {
+export function parseSmokeChecks(
+  doc: unknown,
+  options: ResolveCheckOptions & { input?: string } = {},
+): SmokeCheck[] {
   const input = options.input ?? 'checks';
   const top: Origin = { input, label: `input "${input}"` };
   const list =
-    doc !== null && typeof doc === 'object' && !Array.isArray(doc) && 'checks' in doc ? (doc as { checks: unknown }).checks : doc;
+    doc !== null && typeof doc === 'object' && !Array.isArray(doc) && 'checks' in doc
+      ? (doc as { checks: unknown }).checks
+      : doc;
   if (!Array.isArray(list)) {
-    fail(top, `is ${typeof list === 'string' ? `"${list.length > 60 ? list.slice(0, 60) + '…' : list}"` : 'not a list'}, neither an existing file nor a YAML/JSON list of checks`, 'give a list like [{name: api, url: https://api.example.com/health}] or a file path');
+    fail(
+      top,
+      `is ${typeof list === 'string' ? `"${list.length > 60 ? list.slice(0, 60) + '…' : list}"` : 'not a list'}, neither an existing file nor a YAML/JSON list of checks`,
+      'give a list like [{name: api, url: https://api.example.com/health}] or a file path',
+    );
   }
   if (list.length === 0) fail(top, 'has no checks', 'give at least one check');
   const checks = list.map((raw, i) => {
-    const named = raw !== null && typeof raw === 'object' && 'name' in raw ? ` ("${String((raw as { name: unknown }).name)}")` : '';
+    const named =
+      raw !== null && typeof raw === 'object' && 'name' in raw
+        ? ` ("${String((raw as { name: unknown }).name)}")`
+        : '';
     const origin: Origin = { input, label: `${input}[${i}]${named}` };
     if (typeof raw === 'string') return resolveCheck({ url: parseCheckUrl(raw, origin) }, origin, options);
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(origin, 'is not a map', 'give each check as a map with at least a url');
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      fail(origin, 'is not a map', 'give each check as a map with at least a url');
     return resolveCheck(parseCheckEntry(raw as Record<string, unknown>, origin), origin, options);
   });
   return uniqueNames(checks, top);

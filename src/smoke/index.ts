@@ -28,5 +28,11 @@ export {
   type SmokeReport,
 } from './report.js';
 export { runSmokeTest, type SmokeDeps, type SmokeOptions } from './run.js';
-export { SMOKE_INPUT_NAMES, readSmokeOptions, reportSmokeResult, smokeTestStep, type SmokeStepContext } from './step.js';
+export {
+  SMOKE_INPUT_NAMES,
+  readSmokeOptions,
+  reportSmokeResult,
+  smokeTestStep,
+  type SmokeStepContext,
+} from './step.js';
 export type { FailureClass, ProbeResult } from './verdict.js';

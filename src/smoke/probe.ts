@@ -102,7 +102,8 @@ export const httpProbe: HttpProbe = async (request, signal) => {
             timings,
           };
         }
-        if (signal?.aborted) return { kind: 'failure', failureClass: 'timeout', detail: 'cancelled', timings };
+        if (signal?.aborted)
+          return { kind: 'failure', failureClass: 'timeout', detail: 'cancelled', timings };
         const failureClass = classifyTransportError(outcome.error);
         const code = outcome.error.code;
         return {
@@ -187,7 +188,8 @@ export const httpProbe: HttpProbe = async (request, signal) => {
 };
 
 function phaseOf(t: RequestTimings): string {
-  if (t.connectMs === undefined) return t.dnsMs === undefined ? 'while connecting' : 'while connecting, after DNS';
+  if (t.connectMs === undefined)
+    return t.dnsMs === undefined ? 'while connecting' : 'while connecting, after DNS';
   if (t.firstByteMs === undefined) return 'after connecting, before the response';
   return 'while reading the response';
 }
@@ -238,7 +240,8 @@ function sendHop(
       socket.once('secureConnect', () => {
         timings.tlsMs ??= since();
         const tlsSocket = socket as TLSSocket;
-        if (!tlsSocket.authorized && tlsSocket.authorizationError) tlsError = String(tlsSocket.authorizationError);
+        if (!tlsSocket.authorized && tlsSocket.authorizationError)
+          tlsError = String(tlsSocket.authorizationError);
       });
     });
     req.on('response', (res) => {

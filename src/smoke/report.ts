@@ -108,7 +108,10 @@ export function redactUrl(url: string): string {
 /** The first 500 bytes of a body; masked before cutting, so a secret straddling the cut is hidden too. */
 export function bodyExcerpt(body: Buffer, masker: Masker): string {
   const masked = masker.mask(body.toString('utf8'));
-  return Buffer.from(masked, 'utf8').subarray(0, BODY_EXCERPT_BYTES).toString('utf8').replace(/\uFFFD$/, '');
+  return Buffer.from(masked, 'utf8')
+    .subarray(0, BODY_EXCERPT_BYTES)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
 
 function evidence(result: ProbeResult, masker: Masker): FailureEvidence {
@@ -164,7 +167,9 @@ function checkReport(o: CheckOutcome, masker: Masker): CheckReport {
     failureClass,
     detail: masker.mask(detail),
     durationMs: Math.round(o.durationMs),
-    ...(o.status === 'failed' && o.lastFailure ? { lastFailure: evidence(o.lastFailure.result, masker) } : {}),
+    ...(o.status === 'failed' && o.lastFailure
+      ? { lastFailure: evidence(o.lastFailure.result, masker) }
+      : {}),
   };
 }
 
@@ -225,7 +230,11 @@ export function formatTimings(t: RequestTimings): string {
   return parts.join(', ');
 }
 
-const MARK: Record<CheckReport['status'], string> = { passed: '✅ passed', failed: '❌ failed', cancelled: '⏹ stopped' };
+const MARK: Record<CheckReport['status'], string> = {
+  passed: '✅ passed',
+  failed: '❌ failed',
+  cancelled: '⏹ stopped',
+};
 
 /** The job summary: a heading with the verdict, one row per check, then the failures' details. */
 export function renderSummaryMarkdown(report: SmokeReport): string {
@@ -245,7 +254,9 @@ export function renderSummaryMarkdown(report: SmokeReport): string {
     ]),
   );
   for (const c of report.checks.filter((x) => x.status === 'failed' && x.lastFailure?.bodyExcerpt)) {
-    b.paragraph(`**${c.name}** — last failing response (status ${c.lastFailure?.status}), first ${BODY_EXCERPT_BYTES} bytes:`);
+    b.paragraph(
+      `**${c.name}** — last failing response (status ${c.lastFailure?.status}), first ${BODY_EXCERPT_BYTES} bytes:`,
+    );
     b.code(c.lastFailure?.bodyExcerpt ?? '');
   }
   return b.toMarkdown();
@@ -271,10 +282,17 @@ export async function logFailingChecks(report: SmokeReport, logger: Logger): Pro
     logger.error(`check "${c.name}" failed: ${c.failureClass}: ${c.detail}`);
     await logger.group(`why "${c.name}" failed`, async () => {
       const f = c.lastFailure;
-      logger.info(`${c.method} ${c.url}: ${c.attempts} attempts (${c.requests} requests) over ${formatDuration(c.durationMs)}, ${c.consecutiveSuccesses}/${c.requiredSuccesses} consecutive successes at the end`);
-      logger.info(`last status: ${f?.status ?? 'no response'}${f?.url && f.url !== c.url ? ` from ${f.url}` : ''}`);
+      logger.info(
+        `${c.method} ${c.url}: ${c.attempts} attempts (${c.requests} requests) over ${formatDuration(c.durationMs)}, ${c.consecutiveSuccesses}/${c.requiredSuccesses} consecutive successes at the end`,
+      );
+      logger.info(
+        `last status: ${f?.status ?? 'no response'}${f?.url && f.url !== c.url ? ` from ${f.url}` : ''}`,
+      );
       if (f) logger.info(`timings: ${formatTimings(f.timings)}`);
-      if (c.latency) logger.info(`latency over ${c.latency.samples} responses: p50 ${ms(c.latency.p50)}, p95 ${ms(c.latency.p95)}, p99 ${ms(c.latency.p99)}, max ${ms(c.latency.max)}`);
+      if (c.latency)
+        logger.info(
+          `latency over ${c.latency.samples} responses: p50 ${ms(c.latency.p50)}, p95 ${ms(c.latency.p95)}, p99 ${ms(c.latency.p99)}, max ${ms(c.latency.max)}`,
+        );
       if (f?.bodyExcerpt !== undefined) {
         const more = (f.bodyBytes ?? 0) > BODY_EXCERPT_BYTES ? ` (first ${BODY_EXCERPT_BYTES} bytes)` : '';
         logger.info(`body${more}:\n${f.bodyExcerpt === '' ? '(empty)' : f.bodyExcerpt}`);

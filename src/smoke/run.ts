@@ -48,15 +48,20 @@ export async function runSmokeTest(options: SmokeOptions, deps: SmokeDeps): Prom
   const clock = deps.clock ?? systemClock;
   const probe = deps.probe ?? httpProbe;
   const { logger } = deps;
-  if (options.checks.length === 0) throw new ConfigurationError('no smoke checks given; set url or checks', { input: 'url' });
+  if (options.checks.length === 0)
+    throw new ConfigurationError('no smoke checks given; set url or checks', { input: 'url' });
   if (!(options.deadlineMs > 0)) {
-    throw new ConfigurationError(`deadline must be positive, not ${options.deadlineMs}ms`, { input: 'deadline' });
+    throw new ConfigurationError(`deadline must be positive, not ${options.deadlineMs}ms`, {
+      input: 'deadline',
+    });
   }
   for (const check of options.checks) {
     for (const [name, value] of Object.entries(check.headers)) {
       logger.mask(value);
       // the credential alone may be echoed back too (`Bearer <token>` → <token>)
-      const credential = /^(?:proxy-)?authorization$/i.test(name) ? /^\S+\s+(\S.*)$/.exec(value)?.[1] : undefined;
+      const credential = /^(?:proxy-)?authorization$/i.test(name)
+        ? /^\S+\s+(\S.*)$/.exec(value)?.[1]
+        : undefined;
       logger.mask(credential);
     }
     for (const secret of check.secrets ?? []) logger.mask(secret);
@@ -80,7 +85,14 @@ export async function runSmokeTest(options: SmokeOptions, deps: SmokeDeps): Prom
   try {
     const outcomes = await Promise.all(
       options.checks.map(async (check) => {
-        const outcome = await runCheck(check, { clock, probe, logger, deadline, stop: stop.signal, caCert: options.caCert });
+        const outcome = await runCheck(check, {
+          clock,
+          probe,
+          logger,
+          deadline,
+          stop: stop.signal,
+          caCert: options.caCert,
+        });
         if (outcome.status === 'failed') stop.abort(new Error(`check "${check.name}" can no longer pass`));
         return outcome;
       }),
@@ -150,7 +162,12 @@ async function runCheck(check: SmokeCheck, ctx: RunContext): Promise<CheckOutcom
       const cutByDeadline = remaining < check.timeoutMs;
       const result: ProbeResult =
         remaining <= 0
-          ? { kind: 'failure', failureClass: 'timeout', detail: 'the deadline passed before the request', timings: { totalMs: 0 } }
+          ? {
+              kind: 'failure',
+              failureClass: 'timeout',
+              detail: 'the deadline passed before the request',
+              timings: { totalMs: 0 },
+            }
           : await ctx.probe(
               {
                 url: check.url,
@@ -173,7 +190,9 @@ async function runCheck(check: SmokeCheck, ctx: RunContext): Promise<CheckOutcom
         outcome.lastStatus = result.status;
         if (result.tlsAuthorizationError && !insecureNoted) {
           insecureNoted = true;
-          logger.warning(`check "${check.name}": accepted an unverified certificate (${result.tlsAuthorizationError}) because insecure is true`);
+          logger.warning(
+            `check "${check.name}": accepted an unverified certificate (${result.tlsAuthorizationError}) because insecure is true`,
+          );
         }
       }
       let verdict = evaluateResponse(check, result);

@@ -63,7 +63,10 @@ export async function readSmokeOptions(inputs: Inputs, env: NodeJS.ProcessEnv): 
   const defaults: CheckSettings = {};
   const method = inputs.optional('method');
   if (method !== undefined) {
-    if (!/^[A-Za-z]+$/.test(method)) throw new ConfigurationError(`${origin('method').label} is "${method}"; use GET, HEAD, POST …`, { input: 'method' });
+    if (!/^[A-Za-z]+$/.test(method))
+      throw new ConfigurationError(`${origin('method').label} is "${method}"; use GET, HEAD, POST …`, {
+        input: 'method',
+      });
     defaults.method = method.toUpperCase();
   }
   const headers = inputs.optional('headers');
@@ -71,14 +74,19 @@ export async function readSmokeOptions(inputs: Inputs, env: NodeJS.ProcessEnv): 
   const body = inputs.optional('body');
   if (body !== undefined) defaults.body = body;
   const expectStatus = inputs.optional('expect-status');
-  if (expectStatus !== undefined) defaults.expectStatus = parseStatusRanges(expectStatus, origin('expect-status'));
+  if (expectStatus !== undefined)
+    defaults.expectStatus = parseStatusRanges(expectStatus, origin('expect-status'));
   const expectBody = inputs.optional('expect-body');
   if (expectBody !== undefined) defaults.expectBody = parseTextMatcher(expectBody, origin('expect-body'));
   const expectJson = inputs.map('expect-json');
-  if (Object.keys(expectJson).length > 0) defaults.expectJson = parseJsonExpectations(expectJson, origin('expect-json'));
+  if (Object.keys(expectJson).length > 0)
+    defaults.expectJson = parseJsonExpectations(expectJson, origin('expect-json'));
   const expectHeader = inputs.optional('expect-header');
   if (expectHeader !== undefined) {
-    defaults.expectHeader = parseHeaderExpectations(parseHeaderLines(expectHeader, origin('expect-header')), origin('expect-header'));
+    defaults.expectHeader = parseHeaderExpectations(
+      parseHeaderLines(expectHeader, origin('expect-header')),
+      origin('expect-header'),
+    );
   }
   const maxLatency = inputs.optionalDuration('max-latency');
   if (maxLatency !== undefined) defaults.maxLatencyMs = maxLatency;
@@ -93,7 +101,8 @@ export async function readSmokeOptions(inputs: Inputs, env: NodeJS.ProcessEnv): 
   if (inputs.optional('consecutive-successes') !== undefined) {
     defaults.consecutiveSuccesses = inputs.int('consecutive-successes', 2, { min: 1, max: 100 });
   }
-  if (inputs.optional('samples') !== undefined) defaults.samples = inputs.int('samples', 1, { min: 1, max: 1000 });
+  if (inputs.optional('samples') !== undefined)
+    defaults.samples = inputs.int('samples', 1, { min: 1, max: 1000 });
   for (const p of ['p50', 'p95', 'p99'] as const) {
     const v = inputs.optionalDuration(`latency-${p}`);
     if (v !== undefined) defaults.latency = { ...defaults.latency, [p]: v };
@@ -101,7 +110,8 @@ export async function readSmokeOptions(inputs: Inputs, env: NodeJS.ProcessEnv): 
   const follow = inputs.optionalBoolean('follow-redirects');
   if (follow !== undefined) defaults.followRedirects = follow;
   const deadlineMs = inputs.duration('deadline', DEFAULT_DEADLINE_MS);
-  if (deadlineMs <= 0) throw new ConfigurationError(`${origin('deadline').label} must be more than 0`, { input: 'deadline' });
+  if (deadlineMs <= 0)
+    throw new ConfigurationError(`${origin('deadline').label} must be more than 0`, { input: 'deadline' });
 
   const checks: SmokeCheck[] = [];
   const url = inputs.optional('url');
@@ -109,9 +119,13 @@ export async function readSmokeOptions(inputs: Inputs, env: NodeJS.ProcessEnv): 
     checks.push(resolveCheck({ url: parseCheckUrl(url, origin('url')) }, origin('url'), { defaults, env }));
   }
   const checksText = await readChecksInput(inputs.optional('checks'), origin('checks'));
-  if (checksText !== undefined) checks.push(...parseChecksDocument(checksText, { defaults, env, input: 'checks' }));
+  if (checksText !== undefined)
+    checks.push(...parseChecksDocument(checksText, { defaults, env, input: 'checks' }));
   if (checks.length === 0) {
-    throw new ConfigurationError(`nothing to check: set ${origin('url').label} or ${origin('checks').label}`, { input: 'url' });
+    throw new ConfigurationError(
+      `nothing to check: set ${origin('url').label} or ${origin('checks').label}`,
+      { input: 'url' },
+    );
   }
   uniqueNames(checks, origin('checks'));
 
@@ -128,7 +142,9 @@ async function readChecksInput(value: string | undefined, origin: Origin): Promi
     if ((await stat(value)).isFile()) return await readFile(value, 'utf8');
   } catch (e) {
     if (/\.(ya?ml|json)$/i.test(value)) {
-      throw new ConfigurationError(`${origin.label}: cannot read ${value} (${errorMessage(e)})`, { input: origin.input });
+      throw new ConfigurationError(`${origin.label}: cannot read ${value} (${errorMessage(e)})`, {
+        input: origin.input,
+      });
     }
   }
   return value;
@@ -142,13 +158,18 @@ async function readCaCert(value: string | undefined, origin: Origin): Promise<st
     try {
       pem = await readFile(value, 'utf8');
     } catch (e) {
-      throw new ConfigurationError(`${origin.label}: cannot read ${value} (${errorMessage(e)}); give PEM text or a PEM file path`, {
-        input: origin.input,
-      });
+      throw new ConfigurationError(
+        `${origin.label}: cannot read ${value} (${errorMessage(e)}); give PEM text or a PEM file path`,
+        {
+          input: origin.input,
+        },
+      );
     }
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ConfigurationError(`${origin.label} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, { input: origin.input });
+    throw new ConfigurationError(`${origin.label} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, {
+      input: origin.input,
+    });
   }
   return pem;
 }
@@ -163,7 +184,11 @@ export interface SmokeStepContext {
 }
 
 /** After the checks: failure details in the log, the job summary (best-effort). */
-export async function reportSmokeResult(report: SmokeReport, logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
+export async function reportSmokeResult(
+  report: SmokeReport,
+  logger: Logger,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   await logFailingChecks(report, logger);
   await writeJobSummary(renderSummaryMarkdown(report), logger, env);
 }

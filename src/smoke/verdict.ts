@@ -98,7 +98,9 @@ export function formatStatusRanges(ranges: readonly StatusRange[]): string {
 }
 
 export function textMatches(text: string, matcher: TextMatcher): boolean {
-  return matcher.kind === 'substring' ? text.includes(matcher.text) : new RegExp(matcher.source, matcher.flags).test(text);
+  return matcher.kind === 'substring'
+    ? text.includes(matcher.text)
+    : new RegExp(matcher.source, matcher.flags).test(text);
 }
 
 export function describeMatcher(matcher: TextMatcher): string {
@@ -106,11 +108,19 @@ export function describeMatcher(matcher: TextMatcher): string {
 }
 
 /** The value at a path, or `{found: false}`. */
-export function jsonValueAt(doc: unknown, segments: readonly (string | number)[]): { found: boolean; value?: unknown } {
+export function jsonValueAt(
+  doc: unknown,
+  segments: readonly (string | number)[],
+): { found: boolean; value?: unknown } {
   let cur: unknown = doc;
   for (const seg of segments) {
     if (Array.isArray(cur) && typeof seg === 'number' && seg < cur.length) cur = cur[seg];
-    else if (cur !== null && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, String(seg))) {
+    else if (
+      cur !== null &&
+      typeof cur === 'object' &&
+      !Array.isArray(cur) &&
+      Object.hasOwn(cur, String(seg))
+    ) {
       cur = (cur as Record<string, unknown>)[String(seg)];
     } else return { found: false };
   }
@@ -135,7 +145,9 @@ export function jsonValueMatches(actual: unknown, expected: unknown): boolean {
 function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
   }
   return JSON.stringify(v) ?? 'undefined';
@@ -147,7 +159,10 @@ function short(v: unknown): string {
 }
 
 /** The first unmet JSON expectation, as a sentence; undefined when all are met. */
-export function findJsonMismatch(bodyText: string, expectations: readonly JsonExpectation[]): string | undefined {
+export function findJsonMismatch(
+  bodyText: string,
+  expectations: readonly JsonExpectation[],
+): string | undefined {
   let doc: unknown;
   try {
     doc = JSON.parse(bodyText);
@@ -157,7 +172,8 @@ export function findJsonMismatch(bodyText: string, expectations: readonly JsonEx
   for (const e of expectations) {
     const at = jsonValueAt(doc, e.segments);
     if (!at.found) return `${e.path} is missing (expected ${short(e.expected)})`;
-    if (!jsonValueMatches(at.value, e.expected)) return `${e.path} is ${short(at.value)}, expected ${short(e.expected)}`;
+    if (!jsonValueMatches(at.value, e.expected))
+      return `${e.path} is ${short(at.value)}, expected ${short(e.expected)}`;
   }
   return undefined;
 }
@@ -167,7 +183,8 @@ export function findJsonMismatch(bodyText: string, expectations: readonly JsonEx
  * JSON, latency — so a 503 is reported as a status mismatch even when it was also slow.
  */
 export function evaluateResponse(check: SmokeCheck, result: ProbeResult): Verdict {
-  if (result.kind === 'failure') return { ok: false, failureClass: result.failureClass, detail: result.detail };
+  if (result.kind === 'failure')
+    return { ok: false, failureClass: result.failureClass, detail: result.detail };
   const r = result;
   if (!statusMatches(r.status, check.expectStatus)) {
     const location = r.headers.location;
@@ -183,7 +200,8 @@ export function evaluateResponse(check: SmokeCheck, result: ProbeResult): Verdic
   }
   for (const h of check.expectHeader) {
     const actual = r.headers[h.name];
-    if (actual === undefined) return { ok: false, failureClass: 'header-mismatch', detail: `header ${h.name} is missing` };
+    if (actual === undefined)
+      return { ok: false, failureClass: 'header-mismatch', detail: `header ${h.name} is missing` };
     if (!textMatches(actual, h.matcher)) {
       return {
         ok: false,
@@ -238,10 +256,17 @@ export function classifyTransportError(error: { code?: string | undefined }): Fa
   const code = error.code ?? '';
   if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME'].includes(code)) return 'dns';
   if (code === 'ECONNREFUSED') return 'connect-refused';
-  if (['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'EADDRNOTAVAIL'].includes(code)) return 'network-unreachable';
+  if (['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'EADDRNOTAVAIL'].includes(code))
+    return 'network-unreachable';
   if (['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(code)) return 'connection-reset';
   if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') return 'timeout';
-  if (TLS_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.startsWith('CERT_')) return 'tls';
+  if (
+    TLS_CODES.has(code) ||
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('ERR_SSL_') ||
+    code.startsWith('CERT_')
+  )
+    return 'tls';
   if (code.startsWith('HPE_')) return 'protocol';
   return 'connection-error';
 }
@@ -281,10 +306,16 @@ export function summarizeLatencies(samples: readonly number[]): LatencySummary |
  * The verdict on one attempt (a burst of `samples` requests): the first failed request's verdict,
  * else the percentile thresholds over the burst's latencies.
  */
-export function evaluateAttempt(check: SmokeCheck, verdicts: readonly Verdict[], latencies: readonly number[]): Verdict {
+export function evaluateAttempt(
+  check: SmokeCheck,
+  verdicts: readonly Verdict[],
+  latencies: readonly number[],
+): Verdict {
   const failed = verdicts.find((v) => !v.ok);
   if (failed) {
-    return verdicts.length > 1 ? { ...failed, detail: `request ${verdicts.indexOf(failed) + 1}/${check.samples}: ${failed.detail}` } : failed;
+    return verdicts.length > 1
+      ? { ...failed, detail: `request ${verdicts.indexOf(failed) + 1}/${check.samples}: ${failed.detail}` }
+      : failed;
   }
   for (const p of ['p50', 'p95', 'p99'] as const) {
     const limit = check.latency[p];

@@ -7,7 +7,10 @@ import { runCli } from '../../src/cli/main.js';
 import type { SmokeReport } from '../../src/smoke/index.js';
 import { respond, startServer, type TestServer } from './fixtures/servers.js';
 
-async function gantry(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function gantry(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
@@ -31,7 +34,15 @@ describe('gantry smoke', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('exits 0 for a healthy URL given as the argument, with repeatable --expect-json', async () => {
-    const r = await gantry(['smoke', `${healthy.origin}/api/health/`, '--expect-json', 'status=ok', '--expect-json', 'checks.db=up', ...FAST]);
+    const r = await gantry([
+      'smoke',
+      `${healthy.origin}/api/health/`,
+      '--expect-json',
+      'status=ok',
+      '--expect-json',
+      'checks.db=up',
+      ...FAST,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/✔ 127\.0\.0\.1:\d+\/api\/health\/\s+passed\s+2 attempts, last status 200/);
     expect(r.stdout).toMatch(/^healthy: 1 check passed in /m);
@@ -82,7 +93,16 @@ describe('gantry smoke', () => {
 
   it('takes secrets as ${ENV} in --headers and never prints them', async () => {
     const r = await gantry(
-      ['smoke', `${broken.origin}/private`, '--headers', 'Authorization: Bearer ${SMOKE_TOKEN}', '--json', '--deadline', '300ms', ...FAST],
+      [
+        'smoke',
+        `${broken.origin}/private`,
+        '--headers',
+        'Authorization: Bearer ${SMOKE_TOKEN}',
+        '--json',
+        '--deadline',
+        '300ms',
+        ...FAST,
+      ],
       { SMOKE_TOKEN: 'tok-abcdef-123456' },
     );
     expect(r.code).toBe(1);
@@ -96,7 +116,9 @@ describe('gantry smoke', () => {
   it('writes the job summary when the runner offers one', async () => {
     const summary = join(dir, 'summary.md');
     await writeFile(summary, '');
-    const r = await gantry(['smoke', `${healthy.origin}/api/health/`, ...FAST], { GITHUB_STEP_SUMMARY: summary });
+    const r = await gantry(['smoke', `${healthy.origin}/api/health/`, ...FAST], {
+      GITHUB_STEP_SUMMARY: summary,
+    });
     expect(r.code).toBe(0);
     const md = await readFile(summary, 'utf8');
     expect(md).toContain('## Smoke test: ✅ healthy');

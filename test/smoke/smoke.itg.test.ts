@@ -33,11 +33,21 @@ describe('smoke test over plain HTTP', () => {
   it('passes a healthy JSON health endpoint after consecutive-successes good answers', async () => {
     const server = await startServer(respond.json({ status: 'ok', checks: { db: 'up' } }));
     const { report } = await smoke([
-      { name: 'api', url: `${server.origin}/api/health/`, 'expect-json': { status: 'ok', 'checks.db': 'up' } },
+      {
+        name: 'api',
+        url: `${server.origin}/api/health/`,
+        'expect-json': { status: 'ok', 'checks.db': 'up' },
+      },
     ]);
     const c = only(report);
     expect(report).toMatchObject({ passed: true, outcome: 'healthy', exitCode: 0 });
-    expect(c).toMatchObject({ status: 'passed', attempts: 2, requests: 2, lastStatus: 200, failureClass: null });
+    expect(c).toMatchObject({
+      status: 'passed',
+      attempts: 2,
+      requests: 2,
+      lastStatus: 200,
+      failureClass: null,
+    });
     expect(c.latency?.samples).toBe(2);
     expect(c.latency?.p95).toBeGreaterThan(0);
     expect(server.requests.map((r) => r.path)).toEqual(['/api/health/', '/api/health/']);
@@ -65,7 +75,9 @@ describe('smoke test over plain HTTP', () => {
 
   it('fails a response slower than max-latency with the latency class', async () => {
     const server = await startServer(respond.slow(300));
-    const { report } = await smoke([{ url: `${server.origin}/`, 'max-latency': '100ms' }], { deadlineMs: 1000 });
+    const { report } = await smoke([{ url: `${server.origin}/`, 'max-latency': '100ms' }], {
+      deadlineMs: 1000,
+    });
     const c = only(report);
     expect(c.failureClass).toBe('latency');
     expect(c.detail).toMatch(/over max-latency 100ms/);
@@ -79,7 +91,9 @@ describe('smoke test over plain HTTP', () => {
     const p50 = await smoke([{ url: `${server.origin}/`, samples: 4, 'latency-p50': '150ms' }]);
     expect(p50.report.passed).toBe(true);
     expect(only(p50.report).requests).toBe(8);
-    const p95 = await smoke([{ url: `${server.origin}/`, samples: 4, 'latency-p95': '150ms' }], { deadlineMs: 1500 });
+    const p95 = await smoke([{ url: `${server.origin}/`, samples: 4, 'latency-p95': '150ms' }], {
+      deadlineMs: 1500,
+    });
     const c = only(p95.report);
     expect(c.failureClass).toBe('latency');
     expect(c.detail).toMatch(/latency p95 \d+ms over 4 requests, above latency-p95 150ms/);
@@ -87,7 +101,9 @@ describe('smoke test over plain HTTP', () => {
 
   it('fails a wrong body (substring and /regex/)', async () => {
     const server = await startServer(respond.text('under maintenance'));
-    const substring = await smoke([{ url: `${server.origin}/`, 'expect-body': 'healthy' }], { deadlineMs: 500 });
+    const substring = await smoke([{ url: `${server.origin}/`, 'expect-body': 'healthy' }], {
+      deadlineMs: 500,
+    });
     expect(only(substring.report)).toMatchObject({ failureClass: 'body-mismatch', lastStatus: 200 });
     const regex = await smoke([{ url: `${server.origin}/`, 'expect-body': '/^under \\w+$/' }]);
     expect(regex.report.passed).toBe(true);
@@ -110,7 +126,9 @@ describe('smoke test over plain HTTP', () => {
     const strict = await smoke([{ url: `${redirecting.origin}/` }], { deadlineMs: 500 });
     const c = only(strict.report);
     expect(c.failureClass).toBe('status-mismatch');
-    expect(c.detail).toContain(`status 302, expected 200-299 (redirect to ${target.origin}/health; set follow-redirects`);
+    expect(c.detail).toContain(
+      `status 302, expected 200-299 (redirect to ${target.origin}/health; set follow-redirects`,
+    );
     expect(target.requests).toHaveLength(0);
 
     const following = await smoke([{ url: `${redirecting.origin}/`, 'follow-redirects': true }]);
@@ -127,12 +145,26 @@ describe('smoke test over plain HTTP', () => {
     });
     const headers = { Authorization: 'Bearer same-origin-token' };
     const { report } = await smoke([
-      { name: 'same', url: `${server.origin}/old`, 'follow-redirects': true, headers, 'consecutive-successes': 1 },
+      {
+        name: 'same',
+        url: `${server.origin}/old`,
+        'follow-redirects': true,
+        headers,
+        'consecutive-successes': 1,
+      },
     ]);
     expect(report.passed).toBe(true);
-    expect(server.requests.find((r) => r.path === '/new')?.headers.authorization).toBe('Bearer same-origin-token');
+    expect(server.requests.find((r) => r.path === '/new')?.headers.authorization).toBe(
+      'Bearer same-origin-token',
+    );
     const away = await smoke([
-      { name: 'away', url: `${server.origin}/away`, 'follow-redirects': true, headers, 'consecutive-successes': 1 },
+      {
+        name: 'away',
+        url: `${server.origin}/away`,
+        'follow-redirects': true,
+        headers,
+        'consecutive-successes': 1,
+      },
     ]);
     expect(away.report.passed).toBe(true);
     expect(other.requests).toHaveLength(1);
@@ -185,7 +217,9 @@ describe('the deadline and early ending', () => {
     const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
     expect(byName.broken).toMatchObject({ status: 'failed', failureClass: 'status-mismatch', attempts: 1 });
     expect(byName.healthy?.status).toBe('cancelled');
-    expect(report.summary).toBe(`unhealthy: broken (status-mismatch) failed after ${report.summary.split('after ')[1]}`);
+    expect(report.summary).toBe(
+      `unhealthy: broken (status-mismatch) failed after ${report.summary.split('after ')[1]}`,
+    );
   });
 
   it('runs checks concurrently', async () => {
@@ -206,7 +240,9 @@ describe('secrets', () => {
     const server = await startServer((req, res) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
       const auth = req.headers.authorization ?? '';
-      res.end(`debug dump: authorization=${auth}; token=${auth.slice(7)}; x-api-key=${req.headers['x-api-key']}`);
+      res.end(
+        `debug dump: authorization=${auth}; token=${auth.slice(7)}; x-api-key=${req.headers['x-api-key']}`,
+      );
     });
     const { report, logger } = await smoke(
       [
@@ -242,7 +278,9 @@ describe('TLS', () => {
   });
 
   it('fails a certificate from an unknown CA, passes with ca-cert', async () => {
-    const server = await startServer(respond.text('ok'), { tls: { key: pki.serverKey, cert: pki.serverCert } });
+    const server = await startServer(respond.text('ok'), {
+      tls: { key: pki.serverKey, cert: pki.serverCert },
+    });
     const untrusted = await smoke([{ url: `${server.origin}/` }], { deadlineMs: 500 });
     expect(only(untrusted.report).failureClass).toBe('tls');
     expect(only(untrusted.report).detail).toMatch(/certificate/i);
@@ -251,19 +289,28 @@ describe('TLS', () => {
   });
 
   it('fails a certificate for another name even from a trusted CA', async () => {
-    const server = await startServer(respond.text('ok'), { tls: { key: pki.serverKey, cert: pki.serverCert } });
-    const { report } = await smoke([{ url: `https://localhost:${server.port}/` }], { deadlineMs: 500, caCert: pki.caCert });
+    const server = await startServer(respond.text('ok'), {
+      tls: { key: pki.serverKey, cert: pki.serverCert },
+    });
+    const { report } = await smoke([{ url: `https://localhost:${server.port}/` }], {
+      deadlineMs: 500,
+      caCert: pki.caCert,
+    });
     expect(only(report).failureClass).toBe('tls');
     expect(only(report).detail).toContain('localhost');
   });
 
   it('passes with insecure, warning that verification is off and what it let through', async () => {
-    const server = await startServer(respond.text('ok'), { tls: { key: pki.serverKey, cert: pki.serverCert } });
+    const server = await startServer(respond.text('ok'), {
+      tls: { key: pki.serverKey, cert: pki.serverCert },
+    });
     const { report, logger } = await smoke([{ name: 'lax', url: `${server.origin}/`, insecure: true }]);
     expect(report.passed).toBe(true);
     const warnings = logger.records.filter((r) => r.level === 'warning').map((r) => r.message);
     expect(warnings).toContain('TLS certificate verification is OFF for check "lax" (insecure: true)');
-    expect(warnings.some((w) => /accepted an unverified certificate \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/.test(w))).toBe(true);
+    expect(
+      warnings.some((w) => /accepted an unverified certificate \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/.test(w)),
+    ).toBe(true);
   });
 
   it('resolve dials another address but keeps the Host header and SNI', async () => {
@@ -272,7 +319,12 @@ describe('TLS', () => {
       tls: { key: pki.serverKey, cert: pki.serverCert },
     });
     const { report } = await smoke(
-      [{ url: `https://${TLS_HOST}:${server.port}/api/health/`, resolve: [`${TLS_HOST}:${server.port}:127.0.0.2`] }],
+      [
+        {
+          url: `https://${TLS_HOST}:${server.port}/api/health/`,
+          resolve: [`${TLS_HOST}:${server.port}:127.0.0.2`],
+        },
+      ],
       { caCert: pki.caCert },
     );
     expect(report.passed).toBe(true);
