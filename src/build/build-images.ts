@@ -145,6 +145,7 @@ export async function buildImages(inputs: BuildInputs, deps: BuildDependencies):
         config,
         exec: baseExec,
         logger,
+        run: execFn,
       });
     }
     for (const f of plan.secretFiles) {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execChecked, type ExecOptions } from '../core/exec.js';
+import { checkResult, exec as realExec, type ExecOptions, type ExecResult } from '../core/exec.js';
 import type { Logger } from '../core/logging.js';
 import type { BuilderKind } from './inputs.js';
 import { isLoopbackRegistry } from './plan.js';
@@ -46,7 +46,10 @@ export async function registryLogin(options: {
   config: TemporaryDockerConfig;
   exec: ExecOptions;
   logger: Logger;
+  /** The process runner (injected by tests). */
+  run?: (command: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 }): Promise<void> {
+  const run = options.run ?? realExec;
   const { registry, username } = options;
   const execOptions: ExecOptions = {
     ...options.exec,
@@ -57,9 +60,11 @@ export async function registryLogin(options: {
   if (options.builder === 'buildah') {
     const tls = isLoopbackRegistry(registry) ? ['--tls-verify=false'] : [];
     const authfile = join(options.config.dir, 'config.json');
-    await execChecked('buildah', ['login', ...tls, '--authfile', authfile, '--username', username, '--password-stdin', registry], execOptions);
+    const args = ['login', ...tls, '--authfile', authfile, '--username', username, '--password-stdin', registry];
+    checkResult(await run('buildah', args, execOptions), options.logger.masker);
   } else {
-    await execChecked('docker', ['login', '--username', username, '--password-stdin', registry], execOptions);
+    const args = ['login', '--username', username, '--password-stdin', registry];
+    checkResult(await run('docker', args, execOptions), options.logger.masker);
   }
   options.logger.info(`logged in to ${registry} as ${username} (temporary config, removed after the build)`);
 }

@@ -13,8 +13,7 @@ const BUILD_ERRORS: RegExp[] = [
   /unknown instruction/i,
   /target stage .* could not be found/i,
   /failed to read dockerfile/i,
-  /error building at STEP/i, // buildah
-  /building at STEP .*: exit status/i, // buildah
+  /^Error: building at STEP /m, // buildah: a failing instruction
 ];
 
 /** Transient registry/transport errors (distribution's and Go's net/http wording). */
@@ -22,6 +21,7 @@ const TRANSIENT: RegExp[] = [
   /\b50[0234]\b[^\n]*(?:internal server error|bad gateway|service unavailable|gateway time-?out)/i,
   /(?:internal server error|bad gateway|service unavailable|gateway time-?out)/i,
   /\b429\b|too many requests|toomanyrequests/i,
+  /^ERROR: unavailable:/m, // distribution's UNAVAILABLE error code, as buildx prints it
   /connection reset by peer/i,
   /unexpected EOF/,
   /i\/o timeout/i,

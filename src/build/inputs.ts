@@ -7,7 +7,7 @@ import type { Inputs } from '../core/inputs.js';
 
 export type BuildMode = 'build' | 'platform' | 'merge';
 export type BuilderKind = 'buildx' | 'buildah';
-export type CacheMode = 'registry' | 'gha' | 'inline' | 'none';
+export type CacheMode = 'registry' | 'gha' | 'none';
 
 export interface BuildInputs {
   /**
@@ -135,7 +135,7 @@ export function getBuildInputs(inputs: Inputs, env: NodeJS.ProcessEnv = {}): Bui
     secrets,
     secretEnvs,
     secretFiles,
-    cache: inputs.oneOf<CacheMode>('cache', ['registry', 'gha', 'inline', 'none'], 'registry'),
+    cache: inputs.oneOf<CacheMode>('cache', ['registry', 'gha', 'none'], 'registry'),
     noCache: inputs.boolean('no-cache', false),
     pull: inputs.boolean('pull', false),
     provenance: inputs.boolean('provenance', false),

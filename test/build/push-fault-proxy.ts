@@ -35,7 +35,9 @@ export async function startPushFaultProxy(options: {
       req.resume();
       const status = options.status ?? 503;
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected fault' }] }));
+      // distribution's error codes for these statuses
+      const code = status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE';
+      res.end(JSON.stringify({ errors: [{ code, message: 'injected fault' }] }));
       return;
     }
     state.forwarded++;
