@@ -163,11 +163,16 @@ export async function buildImages(inputs: BuildInputs, deps: BuildDependencies):
     const runner = new StepRunner(execFn, runExec, logger, deps);
     const images: ImageResult[] = [];
     for (const target of plan.targets) {
-      images.push(await logger.group(`${inputs.mode} ${target.name}`, () => buildTarget(target, plan, inputs, runner, reader, { git, workDir, logger, cleanups })));
+      images.push(
+        await logger.group(`${inputs.mode} ${target.name}`, () =>
+          buildTarget(target, plan, inputs, runner, reader, { git, workDir, logger, cleanups }),
+        ),
+      );
     }
     return { images, git, plan, warnings: plan.warnings };
   } finally {
-    for (const c of cleanups.reverse()) await c().catch((e: unknown) => logger.debug(`cleanup: ${errorMessage(e)}`));
+    for (const c of cleanups.reverse())
+      await c().catch((e: unknown) => logger.debug(`cleanup: ${errorMessage(e)}`));
   }
 }
 
@@ -206,13 +211,23 @@ async function buildTarget(
     const what = `target ${target.name} (${step.platforms.join(', ')})`;
     if (step.command === 'buildah' && step.localName) {
       const name = step.localName;
-      tctx.cleanups.push(() => runner.quiet('buildah', [step.platforms.length > 1 ? 'manifest' : 'rmi', ...(step.platforms.length > 1 ? ['rm'] : []), name]));
+      tctx.cleanups.push(() =>
+        runner.quiet('buildah', [
+          step.platforms.length > 1 ? 'manifest' : 'rmi',
+          ...(step.platforms.length > 1 ? ['rm'] : []),
+          name,
+        ]),
+      );
     }
     await runner.run(step, what);
     if (step.command === 'docker') {
       const meta = await readMetadata(step, what);
       const d = meta['containerimage.digest'];
-      if (!d) throw new GantryError('infrastructure', `${what}: buildx wrote no containerimage.digest to ${step.metadataFile}`);
+      if (!d)
+        throw new GantryError(
+          'infrastructure',
+          `${what}: buildx wrote no containerimage.digest to ${step.metadataFile}`,
+        );
       const size = await runner.dockerImageSize(meta['containerimage.config.digest'] ?? d);
       if (size !== undefined) sizeBytes = (sizeBytes ?? 0) + size;
       if (step.platforms.length === 1 && step.platforms[0]) platforms[step.platforms[0]] = d;
@@ -226,7 +241,10 @@ async function buildTarget(
         claims.set(p.ref, d);
         digest ??= d;
         if (d !== digest) {
-          throw new GantryError('check-failed', `${what}: buildah pushed ${p.ref} as ${d}, but the first tag as ${digest}`);
+          throw new GantryError(
+            'check-failed',
+            `${what}: buildah pushed ${p.ref} as ${d}, but the first tag as ${digest}`,
+          );
         }
       }
       if (!plan.push) digest = undefined;
@@ -237,7 +255,8 @@ async function buildTarget(
     let sources: string[];
     if (plan.mode === 'merge') {
       sources = await mergeSources(target, inputs, reader, tctx.git);
-      for (const [i, p] of target.merge.platforms.entries()) if (sources[i] && !inputs.digests.length) platforms[p] = sources[i];
+      for (const [i, p] of target.merge.platforms.entries())
+        if (sources[i] && !inputs.digests.length) platforms[p] = sources[i];
     } else {
       sources = target.merge.platforms.map((p) => platforms[p] ?? '');
     }
@@ -246,7 +265,8 @@ async function buildTarget(
   }
 
   if (plan.push) {
-    if (digest === undefined) throw new GantryError('infrastructure', `target ${target.name}: no digest was reported for the push`);
+    if (digest === undefined)
+      throw new GantryError('infrastructure', `target ${target.name}: no digest was reported for the push`);
     // Multi-platform results built in one call (buildah, container drivers) and merges list their
     // platforms in the registry's index: read them back from there.
     if (target.platforms.length > 1 || target.merge || target.builds.some((b) => b.command === 'buildah')) {
@@ -254,12 +274,16 @@ async function buildTarget(
       if (Object.keys(info.platforms).length > 0) {
         for (const k of Object.keys(platforms)) delete platforms[k];
         Object.assign(platforms, info.platforms);
-      } else if (target.platforms.length === 1 && target.platforms[0]) platforms[target.platforms[0]] = digest;
+      } else if (target.platforms.length === 1 && target.platforms[0])
+        platforms[target.platforms[0]] = digest;
     }
     await verifyClaims(claims, reader, target.name, logger);
     const missing = target.platforms.filter((p) => !platforms[p]);
     if (missing.length > 0) {
-      throw new GantryError('check-failed', `target ${target.name}: the pushed image ${target.image}@${digest} has no ${missing.join(', ')} manifest`);
+      throw new GantryError(
+        'check-failed',
+        `target ${target.name}: the pushed image ${target.image}@${digest} has no ${missing.join(', ')} manifest`,
+      );
     }
   }
   const durationMs = performance.now() - started;
@@ -283,7 +307,12 @@ async function buildTarget(
 }
 
 /** Every pushed tag must resolve, in the registry, to the digest the builder reported. */
-async function verifyClaims(claims: Map<string, string>, reader: RegistryReader, target: string, logger: Logger): Promise<void> {
+async function verifyClaims(
+  claims: Map<string, string>,
+  reader: RegistryReader,
+  target: string,
+  logger: Logger,
+): Promise<void> {
   const wrong: string[] = [];
   for (const [ref, expected] of claims) {
     const actual = (await reader.inspect(ref)).digest;
@@ -291,14 +320,23 @@ async function verifyClaims(claims: Map<string, string>, reader: RegistryReader,
     else logger.debug(`verified ${ref} → ${actual}`);
   }
   if (wrong.length > 0) {
-    throw new GantryError('check-failed', `target ${target}: pushed tags do not match the reported digest:\n  ${wrong.join('\n  ')}`, {
-      hint: 'another job may be pushing the same tags concurrently; rerun, or make the tags unique',
-    });
+    throw new GantryError(
+      'check-failed',
+      `target ${target}: pushed tags do not match the reported digest:\n  ${wrong.join('\n  ')}`,
+      {
+        hint: 'another job may be pushing the same tags concurrently; rerun, or make the tags unique',
+      },
+    );
   }
 }
 
 /** merge mode: the per-platform manifests to combine, in platform order (or as listed in `digests`). */
-async function mergeSources(target: TargetPlan, inputs: BuildInputs, reader: RegistryReader, git: GitContext): Promise<string[]> {
+async function mergeSources(
+  target: TargetPlan,
+  inputs: BuildInputs,
+  reader: RegistryReader,
+  git: GitContext,
+): Promise<string[]> {
   if (inputs.digests.length > 0) {
     const mine = inputs.digests.flatMap((item) => {
       const at = item.indexOf('@');
@@ -308,9 +346,13 @@ async function mergeSources(target: TargetPlan, inputs: BuildInputs, reader: Reg
       return inputs.targets.length <= 1 ? [item] : [];
     });
     if (mine.length === 0) {
-      throw new GantryError('configuration', `input "digests" has no digest for target ${target.name} (${target.image})`, {
-        hint: 'write <target>=sha256:… or <repo>@sha256:… when there are several targets',
-      });
+      throw new GantryError(
+        'configuration',
+        `input "digests" has no digest for target ${target.name} (${target.image})`,
+        {
+          hint: 'write <target>=sha256:… or <repo>@sha256:… when there are several targets',
+        },
+      );
     }
     return mine;
   }
@@ -320,10 +362,14 @@ async function mergeSources(target: TargetPlan, inputs: BuildInputs, reader: Reg
     try {
       out.push((await reader.inspect(ref)).digest);
     } catch (e) {
-      throw new GantryError('not-found', `target ${target.name}: ${ref} (the ${p} build of this commit) is not in the registry`, {
-        cause: e,
-        hint: `run build-multiarch with mode: platform and platforms: ${p} for this commit first, or list the digests`,
-      });
+      throw new GantryError(
+        'not-found',
+        `target ${target.name}: ${ref} (the ${p} build of this commit) is not in the registry`,
+        {
+          cause: e,
+          hint: `run build-multiarch with mode: platform and platforms: ${p} for this commit first, or list the digests`,
+        },
+      );
     }
   }
   return out;
@@ -333,7 +379,10 @@ async function readMetadata(step: BuildStep, what: string): Promise<Record<strin
   try {
     return JSON.parse(await readFile(step.metadataFile ?? '', 'utf8')) as Record<string, string | undefined>;
   } catch (e) {
-    throw new GantryError('infrastructure', `${what}: cannot read buildx metadata ${step.metadataFile}: ${errorMessage(e)}`);
+    throw new GantryError(
+      'infrastructure',
+      `${what}: cannot read buildx metadata ${step.metadataFile}: ${errorMessage(e)}`,
+    );
   }
 }
 
@@ -373,8 +422,13 @@ class StepRunner {
         if (this.deps.signal?.aborted) throw new GantryError('cancelled', `${what}: cancelled`);
         const log = `${r.stdout}\n${r.stderr}`;
         const kind = classifyBuildFailure(log);
-        const head = kind === 'build' ? 'build failed' : kind === 'transient' ? 'push failed (transient)' : 'failed';
-        throw new BuildStepError(kind, `${what}: ${head} (exit ${r.exitCode}); last lines of the log:\n${lastLines(log, 20)}`, r);
+        const head =
+          kind === 'build' ? 'build failed' : kind === 'transient' ? 'push failed (transient)' : 'failed';
+        throw new BuildStepError(
+          kind,
+          `${what}: ${head} (exit ${r.exitCode}); last lines of the log:\n${lastLines(log, 20)}`,
+          r,
+        );
       },
       {
         what,
@@ -384,7 +438,9 @@ class StepRunner {
         clock: this.deps.clock ?? systemClock,
         signal: this.deps.signal,
         onRetry: ({ attempt, delayMs, error }) =>
-          this.logger.warning(`${what}: transient failure on attempt ${attempt}, retrying in ${formatDuration(delayMs)}: ${lastLines(errorMessage(error), 1)}`),
+          this.logger.warning(
+            `${what}: transient failure on attempt ${attempt}, retrying in ${formatDuration(delayMs)}: ${lastLines(errorMessage(error), 1)}`,
+          ),
       },
     );
   }
@@ -395,15 +451,25 @@ class StepRunner {
   }
 
   async dockerImageSize(id: string): Promise<number | undefined> {
-    const r = await this.execFn('docker', ['image', 'inspect', '--format', '{{.Size}}', id], this.options).catch(() => undefined);
+    const r = await this.execFn(
+      'docker',
+      ['image', 'inspect', '--format', '{{.Size}}', id],
+      this.options,
+    ).catch(() => undefined);
     const n = r?.exitCode === 0 ? Number(r.stdout.trim()) : NaN;
     return Number.isFinite(n) ? n : undefined;
   }
 
   async buildahImageSize(name: string): Promise<number | undefined> {
-    const r = await this.execFn('buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', name], this.options).catch(() => undefined);
+    const r = await this.execFn(
+      'buildah',
+      ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', name],
+      this.options,
+    ).catch(() => undefined);
     if (r?.exitCode !== 0) return undefined; // a manifest list has no single size
-    const images = await this.execFn('buildah', ['images', '--json', name], this.options).catch(() => undefined);
+    const images = await this.execFn('buildah', ['images', '--json', name], this.options).catch(
+      () => undefined,
+    );
     try {
       const list = JSON.parse(images?.stdout ?? '[]') as { size?: number }[];
       return list[0]?.size;
@@ -419,7 +485,13 @@ class StepRunner {
     const what = `target ${target.name}: index of ${merge.platforms.join(', ')}`;
     if (plan.builder === 'buildah') {
       const localName = `localhost/gantry-merge/${target.name}:${randomUUID().slice(0, 8)}`;
-      const cmds = buildahMergeCommands({ localName, image: target.image, refs: merge.refs, digests: sources, workDir });
+      const cmds = buildahMergeCommands({
+        localName,
+        image: target.image,
+        refs: merge.refs,
+        digests: sources,
+        workDir,
+      });
       try {
         await this.run({ command: 'buildah', args: cmds.create }, what);
         for (const add of cmds.add) await this.run({ command: 'buildah', args: add }, what);
@@ -427,7 +499,8 @@ class StepRunner {
         for (const p of cmds.push) {
           await this.run({ command: 'buildah', args: p.args }, `${what}: push ${p.ref}`);
           const d = (await readFile(p.digestFile, 'utf8')).trim();
-          if (digest !== undefined && d !== digest) throw new GantryError('check-failed', `${what}: ${p.ref} pushed as ${d}, not ${digest}`);
+          if (digest !== undefined && d !== digest)
+            throw new GantryError('check-failed', `${what}: ${p.ref} pushed as ${d}, not ${digest}`);
           digest = d;
         }
         if (!digest) throw new GantryError('infrastructure', `${what}: no tags to push`);
@@ -436,13 +509,19 @@ class StepRunner {
         await this.quiet('buildah', ['manifest', 'rm', localName]);
       }
     }
-    const r = await this.run({ command: 'docker', args: imagetoolsCreateArgs(target.image, merge.refs, sources) }, what);
+    const r = await this.run(
+      { command: 'docker', args: imagetoolsCreateArgs(target.image, merge.refs, sources) },
+      what,
+    );
     // imagetools create prints "pushing sha256:<index digest> to <ref>" once per tag
     const pushed = [...`${r.stdout}\n${r.stderr}`.matchAll(/pushing (sha256:[0-9a-f]{64}) to (\S+)/g)];
     const digests = new Set(pushed.map((m) => m[1]));
     const [digest] = digests;
     if (digests.size !== 1 || !digest) {
-      throw new GantryError('infrastructure', `${what}: could not read the index digest from imagetools create (found ${digests.size})`);
+      throw new GantryError(
+        'infrastructure',
+        `${what}: could not read the index digest from imagetools create (found ${digests.size})`,
+      );
     }
     return digest;
   }

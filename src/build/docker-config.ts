@@ -60,7 +60,16 @@ export async function registryLogin(options: {
   if (options.builder === 'buildah') {
     const tls = isLoopbackRegistry(registry) ? ['--tls-verify=false'] : [];
     const authfile = join(options.config.dir, 'config.json');
-    const args = ['login', ...tls, '--authfile', authfile, '--username', username, '--password-stdin', registry];
+    const args = [
+      'login',
+      ...tls,
+      '--authfile',
+      authfile,
+      '--username',
+      username,
+      '--password-stdin',
+      registry,
+    ];
     checkResult(await run('buildah', args, execOptions), options.logger.masker);
   } else {
     const args = ['login', '--username', username, '--password-stdin', registry];

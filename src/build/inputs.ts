@@ -64,7 +64,8 @@ export function imageFor(template: string, target: string | undefined): string {
 /** The registry host of a repository (docker's rule: the first component if it has . or : or is localhost). */
 export function registryHostOf(repository: string): string {
   const first = repository.split('/')[0] ?? '';
-  if (repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) return first;
+  if (repository.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost'))
+    return first;
   return 'docker.io';
 }
 
@@ -80,30 +81,44 @@ export function getBuildInputs(inputs: Inputs, env: NodeJS.ProcessEnv = {}): Bui
   if (new Set(targets).size !== targets.length) fail('targets', 'names a target twice');
   const image = inputs.required('image');
   if (targets.length > 1 && !image.includes('{target}')) {
-    fail('image', `is "${image}" but ${targets.length} targets would share it; put {target} in it, e.g. ${image}-{target}`);
+    fail(
+      'image',
+      `is "${image}" but ${targets.length} targets would share it; put {target} in it, e.g. ${image}-{target}`,
+    );
   }
   for (const t of targets.length ? targets : [undefined]) {
     const repo = imageFor(image, t);
     if (!REPOSITORY.test(repo)) {
-      fail('image', `gives "${repo}", not an image repository (lowercase, no tag or digest: registry/org/name)`);
+      fail(
+        'image',
+        `gives "${repo}", not an image repository (lowercase, no tag or digest: registry/org/name)`,
+      );
     }
   }
   const platforms = inputs.list('platforms');
   if (platforms.length === 0) platforms.push('linux/amd64');
-  for (const p of platforms) if (!PLATFORM.test(p)) fail('platforms', `has "${p}", not os/arch[/variant] like linux/arm64`);
+  for (const p of platforms)
+    if (!PLATFORM.test(p)) fail('platforms', `has "${p}", not os/arch[/variant] like linux/arm64`);
   if (new Set(platforms).size !== platforms.length) fail('platforms', 'names a platform twice');
   if (mode === 'platform' && platforms.length !== 1) {
-    fail('platforms', `has ${platforms.length} platforms, but mode "platform" builds exactly one (one runner per platform)`);
+    fail(
+      'platforms',
+      `has ${platforms.length} platforms, but mode "platform" builds exactly one (one runner per platform)`,
+    );
   }
 
   const username = inputs.optional('username');
   const password = inputs.optional('password') ?? nonBlank(env.GANTRY_REGISTRY_PASSWORD);
   if ((username === undefined) !== (password === undefined)) {
-    fail(username === undefined ? 'username' : 'password', 'is missing: give username and password together, or neither');
+    fail(
+      username === undefined ? 'username' : 'password',
+      'is missing: give username and password together, or neither',
+    );
   }
   const secretEnvs = inputs.map('secret-envs');
   for (const [id, name] of Object.entries(secretEnvs)) {
-    if (env[name] === undefined) fail('secret-envs', `refers to environment variable ${name} (secret "${id}"), which is not set`);
+    if (env[name] === undefined)
+      fail('secret-envs', `refers to environment variable ${name} (secret "${id}"), which is not set`);
   }
   const secrets = inputs.map('secrets');
   const secretFiles = inputs.map('secret-files');
@@ -114,7 +129,8 @@ export function getBuildInputs(inputs: Inputs, env: NodeJS.ProcessEnv = {}): Bui
   const digests = inputs.list('digests');
   if (digests.length > 0 && mode !== 'merge') fail('digests', 'is only used with mode: merge');
   for (const d of digests) {
-    if (!/(^|[=@])sha256:[0-9a-f]{64}$/.test(d)) fail('digests', `has "${d}"; write sha256:<hex>, <target>=sha256:<hex> or <repo>@sha256:<hex>`);
+    if (!/(^|[=@])sha256:[0-9a-f]{64}$/.test(d))
+      fail('digests', `has "${d}"; write sha256:<hex>, <target>=sha256:<hex> or <repo>@sha256:<hex>`);
   }
   const push = inputs.optionalBoolean('push');
   if (mode !== 'build' && push === false) fail('push', `is false, but mode "${mode}" exists to push`);

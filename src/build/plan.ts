@@ -140,7 +140,9 @@ export function toPlan(inputs: BuildInputs, ctx: PlanContext): BuildPlan {
   }
 
   if (inputs.cache === 'gha' && !caps.ghaCache) {
-    warnings.push('cache "gha": this runner offers no Actions cache service (ACTIONS_CACHE_URL unset); building without cache');
+    warnings.push(
+      'cache "gha": this runner offers no Actions cache service (ACTIONS_CACHE_URL unset); building without cache',
+    );
   }
   const cacheUsed = inputs.cache === 'registry' || (inputs.cache === 'gha' && caps.ghaCache);
   if (cacheUsed && inputs.builder === 'buildx' && !caps.cacheExport && push) {
@@ -159,7 +161,16 @@ export function toPlan(inputs: BuildInputs, ctx: PlanContext): BuildPlan {
     const image = imageFor(inputs.image, target);
     const name = target ?? 'image';
     const labels = ociLabels(git, { title: target ?? image.split('/').pop() ?? image, extra: inputs.labels });
-    const t: TargetPlan = { name, target, image, tags, platforms: inputs.platforms, labels, builds: [], merge: undefined };
+    const t: TargetPlan = {
+      name,
+      target,
+      image,
+      tags,
+      platforms: inputs.platforms,
+      labels,
+      builds: [],
+      merge: undefined,
+    };
     if (inputs.mode === 'merge') {
       t.merge = { refs: tags.map((tag) => `${image}:${tag}`), platforms: inputs.platforms };
       return t;
@@ -167,7 +178,14 @@ export function toPlan(inputs: BuildInputs, ctx: PlanContext): BuildPlan {
     const finalRefs = inputs.mode === 'platform' ? [] : tags.map((tag) => `${image}:${tag}`);
     const common = { inputs, ctx, image, target, labels, buildxSecrets, buildahSecrets, cacheUsed };
     if (inputs.builder === 'buildah') {
-      t.builds.push(buildahStep({ ...common, platforms: inputs.platforms, refs: perPlatformOrFinal(inputs, git, image, finalRefs), push }));
+      t.builds.push(
+        buildahStep({
+          ...common,
+          platforms: inputs.platforms,
+          refs: perPlatformOrFinal(inputs, git, image, finalRefs),
+          push,
+        }),
+      );
     } else if (inputs.platforms.length === 1 || caps.multiPlatform) {
       const refs = perPlatformOrFinal(inputs, git, image, finalRefs);
       t.builds.push(buildxStep({ ...common, platforms: inputs.platforms, refs, push, index: 0 }));
@@ -181,10 +199,24 @@ export function toPlan(inputs: BuildInputs, ctx: PlanContext): BuildPlan {
     }
     return t;
   });
-  return { mode: inputs.mode, builder: inputs.builder, push, registry, targets, secretEnv, secretFiles, warnings };
+  return {
+    mode: inputs.mode,
+    builder: inputs.builder,
+    push,
+    registry,
+    targets,
+    secretEnv,
+    secretFiles,
+    warnings,
+  };
 }
 
-function perPlatformOrFinal(inputs: BuildInputs, git: GitContext, image: string, finalRefs: string[]): string[] {
+function perPlatformOrFinal(
+  inputs: BuildInputs,
+  git: GitContext,
+  image: string,
+  finalRefs: string[],
+): string[] {
   if (inputs.mode !== 'platform') return finalRefs;
   return [`${image}:${platformTag(git, inputs.platforms[0] ?? 'linux/amd64')}`];
 }
@@ -224,7 +256,8 @@ function buildxStep(o: StepOptions & { index: number }): BuildStep {
       if (caps.cacheExport && o.push) args.push('--cache-to', `type=gha,scope=${o.image},mode=max`);
     } else {
       args.push('--cache-from', `type=registry,ref=${o.image}:buildcache`);
-      if (caps.cacheExport && o.push) args.push('--cache-to', `type=registry,ref=${o.image}:buildcache,mode=max`);
+      if (caps.cacheExport && o.push)
+        args.push('--cache-to', `type=registry,ref=${o.image}:buildcache,mode=max`);
     }
   }
   if (inputs.noCache) args.push('--no-cache');
@@ -233,7 +266,14 @@ function buildxStep(o: StepOptions & { index: number }): BuildStep {
   if (o.push) args.push('--push');
   else if (caps.multiPlatform && o.platforms.length === 1) args.push('--load');
   args.push(inputs.context);
-  return { command: 'docker', args, platforms: o.platforms, metadataFile, pushes: o.push ? o.refs : [], pushSteps: [] };
+  return {
+    command: 'docker',
+    args,
+    platforms: o.platforms,
+    metadataFile,
+    pushes: o.push ? o.refs : [],
+    pushSteps: [],
+  };
 }
 
 function buildahStep(o: StepOptions): BuildStep {
@@ -266,12 +306,29 @@ function buildahStep(o: StepOptions): BuildStep {
         };
       })
     : [];
-  return { command: 'buildah', args, platforms: o.platforms, localName, pushes: o.push ? o.refs : [], pushSteps };
+  return {
+    command: 'buildah',
+    args,
+    platforms: o.platforms,
+    localName,
+    pushes: o.push ? o.refs : [],
+    pushSteps,
+  };
 }
 
 /** `docker buildx imagetools create` for the index: final tags from per-platform digests. */
-export function imagetoolsCreateArgs(image: string, refs: readonly string[], digests: readonly string[]): string[] {
-  return ['buildx', 'imagetools', 'create', ...refs.flatMap((r) => ['--tag', r]), ...digests.map((d) => `${image}@${d}`)];
+export function imagetoolsCreateArgs(
+  image: string,
+  refs: readonly string[],
+  digests: readonly string[],
+): string[] {
+  return [
+    'buildx',
+    'imagetools',
+    'create',
+    ...refs.flatMap((r) => ['--tag', r]),
+    ...digests.map((d) => `${image}@${d}`),
+  ];
 }
 
 /** buildah equivalent of the merge: a local list from remote digests, pushed under each tag. */
@@ -285,10 +342,20 @@ export function buildahMergeCommands(options: {
   const tls = isLoopbackRegistry(registryHostOf(options.image)) ? ['--tls-verify=false'] : [];
   return {
     create: ['manifest', 'create', options.localName],
-    add: options.digests.map((d) => ['manifest', 'add', ...tls, options.localName, `docker://${options.image}@${d}`]),
+    add: options.digests.map((d) => [
+      'manifest',
+      'add',
+      ...tls,
+      options.localName,
+      `docker://${options.image}@${d}`,
+    ]),
     push: options.refs.map((ref, i) => {
       const digestFile = join(options.workDir, `merge-${i}.digest`);
-      return { args: ['manifest', 'push', ...tls, '--digestfile', digestFile, options.localName, `docker://${ref}`], ref, digestFile };
+      return {
+        args: ['manifest', 'push', ...tls, '--digestfile', digestFile, options.localName, `docker://${ref}`],
+        ref,
+        digestFile,
+      };
     }),
   };
 }

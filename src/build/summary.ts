@@ -10,7 +10,9 @@ export function buildSummary(result: BuildResult): string {
   const s = new SummaryBuilder();
   const pushed = result.plan.push;
   s.heading(`build-multiarch: ${result.images.length} image(s) ${pushed ? 'pushed' : 'built (not pushed)'}`);
-  s.paragraph(`Commit \`${result.git.sha.slice(0, 12)}\`${result.git.ref ? ` on \`${result.git.ref}\`` : ''}.`);
+  s.paragraph(
+    `Commit \`${result.git.sha.slice(0, 12)}\`${result.git.ref ? ` on \`${result.git.ref}\`` : ''}.`,
+  );
   s.table(
     ['target', pushed ? 'reference' : 'image', 'platforms', 'tags', 'size', 'duration'],
     result.images.map((i) => [

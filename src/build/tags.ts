@@ -46,7 +46,11 @@ export function semverTags(tagName: string): string[] | undefined {
   return tags;
 }
 
-export type RefKind = { kind: 'branch'; name: string } | { kind: 'tag'; name: string } | { kind: 'pull'; number: string } | { kind: 'other' };
+export type RefKind =
+  | { kind: 'branch'; name: string }
+  | { kind: 'tag'; name: string }
+  | { kind: 'pull'; number: string }
+  | { kind: 'other' };
 
 export function classifyRef(ref: string | undefined): RefKind {
   if (!ref) return { kind: 'other' };

@@ -13,8 +13,14 @@ import { getBuildInputs } from '../../src/build/inputs.js';
 import type { ManifestInfo, RegistryReader } from '../../src/build/registry-reader.js';
 
 const SHA = 'c'.repeat(40);
-const ENV = { GITHUB_SHA: SHA, GITHUB_REF: 'refs/heads/main', GITHUB_EVENT_NAME: 'push', SOURCE_DATE_EPOCH: '0' };
-const digestOf = (s: string): string => `sha256:${Buffer.from(s).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+const ENV = {
+  GITHUB_SHA: SHA,
+  GITHUB_REF: 'refs/heads/main',
+  GITHUB_EVENT_NAME: 'push',
+  SOURCE_DATE_EPOCH: '0',
+};
+const digestOf = (s: string): string =>
+  `sha256:${Buffer.from(s).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 
 interface Call {
   command: string;
@@ -22,8 +28,24 @@ interface Call {
   options: ExecOptions;
 }
 
-function result(command: string, args: readonly string[], exitCode: number, stdout = '', stderr = ''): ExecResult {
-  return { command, args, exitCode, signal: null, stdout, stderr, truncated: false, durationMs: 1, timedOut: false };
+function result(
+  command: string,
+  args: readonly string[],
+  exitCode: number,
+  stdout = '',
+  stderr = '',
+): ExecResult {
+  return {
+    command,
+    args,
+    exitCode,
+    signal: null,
+    stdout,
+    stderr,
+    truncated: false,
+    durationMs: 1,
+    timedOut: false,
+  };
 }
 
 /** A fake docker: `buildx build` writes a metadata file whose digest depends on target + platform. */
@@ -33,7 +55,8 @@ function fakeDocker(options: { driver?: string; buildFailures?: string[] } = {})
   const fn: ExecFn = async (command, args, opts = {}) => {
     calls.push({ command, args, options: opts });
     const a = args.join(' ');
-    if (a === 'buildx inspect') return result(command, args, 0, `Name: default\nDriver: ${options.driver ?? 'docker'}\n`);
+    if (a === 'buildx inspect')
+      return result(command, args, 0, `Name: default\nDriver: ${options.driver ?? 'docker'}\n`);
     if (a.startsWith('login')) return result(command, args, 0, 'Login Succeeded');
     if (a.startsWith('image inspect')) return result(command, args, 0, '1234\n');
     if (a.startsWith('buildx build')) {
@@ -42,12 +65,24 @@ function fakeDocker(options: { driver?: string; buildFailures?: string[] } = {})
       const target = args[args.indexOf('--target') + 1] ?? '';
       const platform = args[args.indexOf('--platform') + 1] ?? '';
       const meta = args[args.indexOf('--metadata-file') + 1] ?? '';
-      await writeFile(meta, JSON.stringify({ 'containerimage.digest': digestOf(`${target}${platform}`), 'containerimage.config.digest': digestOf('cfg') }));
+      await writeFile(
+        meta,
+        JSON.stringify({
+          'containerimage.digest': digestOf(`${target}${platform}`),
+          'containerimage.config.digest': digestOf('cfg'),
+        }),
+      );
       return result(command, args, 0);
     }
     if (a.startsWith('buildx imagetools create')) {
       const refs = args.filter((_, i) => args[i - 1] === '--tag');
-      return result(command, args, 0, '', refs.map((r) => `#1 0.000 pushing ${digestOf('index')} to ${r}`).join('\n'));
+      return result(
+        command,
+        args,
+        0,
+        '',
+        refs.map((r) => `#1 0.000 pushing ${digestOf('index')} to ${r}`).join('\n'),
+      );
     }
     return result(command, args, 0);
   };
@@ -67,34 +102,84 @@ function fakeRegistry(resolve: (ref: string) => ManifestInfo): RegistryReader & 
 }
 
 const inputs = (flags: Record<string, string>, env: NodeJS.ProcessEnv = ENV) =>
-  getBuildInputs(new Inputs(flagInputSource({ image: 'r.example/acme/{target}', targets: 'api', ...flags })), env);
+  getBuildInputs(
+    new Inputs(flagInputSource({ image: 'r.example/acme/{target}', targets: 'api', ...flags })),
+    env,
+  );
 const noGit = async (): Promise<undefined> => undefined;
 
 describe('buildImages', () => {
   it('reports one digest per target and checks every tag against the registry', async () => {
     const exec = fakeDocker();
-    const reg = fakeRegistry(() => ({ digest: digestOf('apilinux/amd64'), mediaType: undefined, platforms: {} }));
-    const r = await buildImages(inputs({}), { logger: new MemoryLogger(), env: ENV, exec, git: noGit, registryReader: () => reg });
+    const reg = fakeRegistry(() => ({
+      digest: digestOf('apilinux/amd64'),
+      mediaType: undefined,
+      platforms: {},
+    }));
+    const r = await buildImages(inputs({}), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec,
+      git: noGit,
+      registryReader: () => reg,
+    });
     expect(r.images).toMatchObject([
-      { target: 'api', digest: digestOf('apilinux/amd64'), platforms: { 'linux/amd64': digestOf('apilinux/amd64') }, sizeBytes: 1234, pushed: true },
+      {
+        target: 'api',
+        digest: digestOf('apilinux/amd64'),
+        platforms: { 'linux/amd64': digestOf('apilinux/amd64') },
+        sizeBytes: 1234,
+        pushed: true,
+      },
     ]);
-    expect(reg.asked.sort()).toEqual([`r.example/acme/api:${SHA}`, 'r.example/acme/api:main', 'r.example/acme/api:sha-ccccccc']);
+    expect(reg.asked.sort()).toEqual([
+      `r.example/acme/api:${SHA}`,
+      'r.example/acme/api:main',
+      'r.example/acme/api:sha-ccccccc',
+    ]);
   });
 
   it('fails when a pushed tag resolves to another digest than the builder reported', async () => {
-    const reg = fakeRegistry((ref) => ({ digest: ref.endsWith(':main') ? digestOf('someone else') : digestOf('apilinux/amd64'), mediaType: undefined, platforms: {} }));
-    const err = await buildImages(inputs({}), { logger: new MemoryLogger(), env: ENV, exec: fakeDocker(), git: noGit, registryReader: () => reg }).catch((e: unknown) => e);
+    const reg = fakeRegistry((ref) => ({
+      digest: ref.endsWith(':main') ? digestOf('someone else') : digestOf('apilinux/amd64'),
+      mediaType: undefined,
+      platforms: {},
+    }));
+    const err = await buildImages(inputs({}), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec: fakeDocker(),
+      git: noGit,
+      registryReader: () => reg,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GantryError);
     expect((err as GantryError).code).toBe('check-failed');
-    expect((err as Error).message).toMatch(/r\.example\/acme\/api:main resolves to sha256:736f6d.*but the build reported/);
+    expect((err as Error).message).toMatch(
+      /r\.example\/acme\/api:main resolves to sha256:736f6d.*but the build reported/,
+    );
   });
 
   it('retries a transient push failure with back-off, then succeeds', async () => {
-    const exec = fakeDocker({ buildFailures: ['#7 pushing r.example/acme/api:main with docker\nERROR: received unexpected HTTP status: 503 Service Unavailable'] });
-    const reg = fakeRegistry(() => ({ digest: digestOf('apilinux/amd64'), mediaType: undefined, platforms: {} }));
+    const exec = fakeDocker({
+      buildFailures: [
+        '#7 pushing r.example/acme/api:main with docker\nERROR: received unexpected HTTP status: 503 Service Unavailable',
+      ],
+    });
+    const reg = fakeRegistry(() => ({
+      digest: digestOf('apilinux/amd64'),
+      mediaType: undefined,
+      platforms: {},
+    }));
     const clock = new ManualClock();
     const logger = new MemoryLogger();
-    const r = await buildImages(inputs({}), { logger, env: ENV, exec, git: noGit, registryReader: () => reg, clock });
+    const r = await buildImages(inputs({}), {
+      logger,
+      env: ENV,
+      exec,
+      git: noGit,
+      registryReader: () => reg,
+      clock,
+    });
     expect(r.images[0]?.digest).toBe(digestOf('apilinux/amd64'));
     expect(exec.calls.filter((c) => c.args[1] === 'build')).toHaveLength(2);
     expect(clock.sleeps).toHaveLength(1);
@@ -104,26 +189,63 @@ describe('buildImages', () => {
   it('gives up after the configured attempts on a registry that keeps failing', async () => {
     const fail = 'ERROR: received unexpected HTTP status: 502 Bad Gateway';
     const exec = fakeDocker({ buildFailures: [fail, fail, fail] });
-    const err = await buildImages(inputs({}), { logger: new MemoryLogger(), env: ENV, exec, git: noGit, registryReader: () => fakeRegistry(() => { throw new Error('unused'); }), clock: new ManualClock(), pushAttempts: 3 }).catch((e: unknown) => e);
+    const err = await buildImages(inputs({}), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec,
+      git: noGit,
+      registryReader: () =>
+        fakeRegistry(() => {
+          throw new Error('unused');
+        }),
+      clock: new ManualClock(),
+      pushAttempts: 3,
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/failed after 3 attempts.*502 Bad Gateway/s);
     expect(exec.calls.filter((c) => c.args[1] === 'build')).toHaveLength(3);
   });
 
   it('fails a broken Dockerfile at once, naming the target and quoting the log tail', async () => {
-    const exec = fakeDocker({ buildFailures: ['#5 [worker 1/1] COPY nope /x\nERROR: failed to solve: failed to compute cache key: "/nope" not found: not found'] });
-    const err = await buildImages(inputs({ targets: 'worker' }), { logger: new MemoryLogger(), env: ENV, exec, git: noGit, registryReader: () => fakeRegistry(() => { throw new Error('unused'); }), clock: new ManualClock() }).catch((e: unknown) => e);
+    const exec = fakeDocker({
+      buildFailures: [
+        '#5 [worker 1/1] COPY nope /x\nERROR: failed to solve: failed to compute cache key: "/nope" not found: not found',
+      ],
+    });
+    const err = await buildImages(inputs({ targets: 'worker' }), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec,
+      git: noGit,
+      registryReader: () =>
+        fakeRegistry(() => {
+          throw new Error('unused');
+        }),
+      clock: new ManualClock(),
+    }).catch((e: unknown) => e);
     expect((err as GantryError).code).toBe('check-failed');
     expect((err as GantryError).exitCode).toBe(1);
-    expect((err as Error).message).toMatch(/^target worker \(linux\/amd64\): build failed \(exit 1\); last lines of the log:\n.*"\/nope" not found/s);
+    expect((err as Error).message).toMatch(
+      /^target worker \(linux\/amd64\): build failed \(exit 1\); last lines of the log:\n.*"\/nope" not found/s,
+    );
     expect(exec.calls.filter((c) => c.args[1] === 'build')).toHaveLength(1);
   });
 
   it('logs in with the password on stdin into a temporary DOCKER_CONFIG used by every command and removed afterwards', async () => {
     const exec = fakeDocker();
-    const reg = fakeRegistry(() => ({ digest: digestOf('apilinux/amd64'), mediaType: undefined, platforms: {} }));
+    const reg = fakeRegistry(() => ({
+      digest: digestOf('apilinux/amd64'),
+      mediaType: undefined,
+      platforms: {},
+    }));
     const logger = new MemoryLogger();
     const env = { ...ENV, GANTRY_REGISTRY_PASSWORD: 'hunter2-secret', DOCKER_CONFIG: '/home/me/.docker' };
-    await buildImages(inputs({ username: 'ci', registry: 'r.example' }, env), { logger, env, exec, git: noGit, registryReader: () => reg });
+    await buildImages(inputs({ username: 'ci', registry: 'r.example' }, env), {
+      logger,
+      env,
+      exec,
+      git: noGit,
+      registryReader: () => reg,
+    });
     const login = exec.calls.find((c) => c.args[0] === 'login');
     expect(login?.args).toEqual(['login', '--username', 'ci', '--password-stdin', 'r.example']);
     expect(login?.options.stdin).toBe('hunter2-secret');
@@ -138,31 +260,65 @@ describe('buildImages', () => {
 
   it('docker driver, two platforms: builds each and merges them with imagetools; platforms come from the index', async () => {
     const exec = fakeDocker();
-    const platforms = { 'linux/amd64': digestOf('apilinux/amd64'), 'linux/arm64': digestOf('apilinux/arm64') };
+    const platforms = {
+      'linux/amd64': digestOf('apilinux/amd64'),
+      'linux/arm64': digestOf('apilinux/arm64'),
+    };
     const reg = fakeRegistry((ref) => {
-      if (ref.endsWith('-linux-amd64')) return { digest: platforms['linux/amd64'], mediaType: undefined, platforms: {} };
-      if (ref.endsWith('-linux-arm64')) return { digest: platforms['linux/arm64'], mediaType: undefined, platforms: {} };
+      if (ref.endsWith('-linux-amd64'))
+        return { digest: platforms['linux/amd64'], mediaType: undefined, platforms: {} };
+      if (ref.endsWith('-linux-arm64'))
+        return { digest: platforms['linux/arm64'], mediaType: undefined, platforms: {} };
       return { digest: digestOf('index'), mediaType: 'application/vnd.oci.image.index.v1+json', platforms };
     });
-    const r = await buildImages(inputs({ platforms: 'linux/amd64,linux/arm64' }), { logger: new MemoryLogger(), env: ENV, exec, git: noGit, registryReader: () => reg });
+    const r = await buildImages(inputs({ platforms: 'linux/amd64,linux/arm64' }), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec,
+      git: noGit,
+      registryReader: () => reg,
+    });
     expect(r.images[0]).toMatchObject({ digest: digestOf('index'), platforms });
     const create = exec.calls.find((c) => c.args[1] === 'imagetools');
-    expect(create?.args.slice(-2)).toEqual([`r.example/acme/api@${platforms['linux/amd64']}`, `r.example/acme/api@${platforms['linux/arm64']}`]);
+    expect(create?.args.slice(-2)).toEqual([
+      `r.example/acme/api@${platforms['linux/amd64']}`,
+      `r.example/acme/api@${platforms['linux/arm64']}`,
+    ]);
   });
 
   it('a docker-container builder builds both platforms in one call', async () => {
     const exec = fakeDocker({ driver: 'docker-container' });
     const platforms = { 'linux/amd64': digestOf('a'), 'linux/arm64': digestOf('b') };
-    const reg = fakeRegistry(() => ({ digest: digestOf('apilinux/amd64,linux/arm64'), mediaType: 'index', platforms }));
-    const r = await buildImages(inputs({ platforms: 'linux/amd64,linux/arm64' }), { logger: new MemoryLogger(), env: ENV, exec, git: noGit, registryReader: () => reg });
+    const reg = fakeRegistry(() => ({
+      digest: digestOf('apilinux/amd64,linux/arm64'),
+      mediaType: 'index',
+      platforms,
+    }));
+    const r = await buildImages(inputs({ platforms: 'linux/amd64,linux/arm64' }), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec,
+      git: noGit,
+      registryReader: () => reg,
+    });
     expect(exec.calls.filter((c) => c.args[1] === 'build')).toHaveLength(1);
     expect(exec.calls.some((c) => c.args[1] === 'imagetools')).toBe(false);
     expect(r.images[0]?.platforms).toEqual(platforms);
   });
 
   it('fails when the pushed index lacks a requested platform', async () => {
-    const reg = fakeRegistry(() => ({ digest: digestOf('apilinux/amd64,linux/arm64'), mediaType: 'index', platforms: { 'linux/amd64': digestOf('a') } }));
-    const err = await buildImages(inputs({ platforms: 'linux/amd64,linux/arm64' }), { logger: new MemoryLogger(), env: ENV, exec: fakeDocker({ driver: 'docker-container' }), git: noGit, registryReader: () => reg }).catch((e: unknown) => e);
+    const reg = fakeRegistry(() => ({
+      digest: digestOf('apilinux/amd64,linux/arm64'),
+      mediaType: 'index',
+      platforms: { 'linux/amd64': digestOf('a') },
+    }));
+    const err = await buildImages(inputs({ platforms: 'linux/amd64,linux/arm64' }), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec: fakeDocker({ driver: 'docker-container' }),
+      git: noGit,
+      registryReader: () => reg,
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/has no linux\/arm64 manifest/);
   });
 });

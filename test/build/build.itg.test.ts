@@ -24,7 +24,9 @@ const ACCEPT = [
 ].join(', ');
 
 function basic(reg: RunningRegistry): Record<string, string> {
-  return reg.username ? { authorization: 'Basic ' + Buffer.from(`${reg.username}:${reg.password}`).toString('base64') } : {};
+  return reg.username
+    ? { authorization: 'Basic ' + Buffer.from(`${reg.username}:${reg.password}`).toString('base64') }
+    : {};
 }
 
 interface Fetched {
@@ -34,7 +36,9 @@ interface Fetched {
 }
 
 async function fetchManifest(reg: RunningRegistry, repo: string, reference: string): Promise<Fetched> {
-  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${reference}`, { headers: { accept: ACCEPT, ...basic(reg) } });
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${reference}`, {
+    headers: { accept: ACCEPT, ...basic(reg) },
+  });
   const body = Buffer.from(await res.arrayBuffer());
   return {
     status: res.status,
@@ -43,7 +47,14 @@ async function fetchManifest(reg: RunningRegistry, repo: string, reference: stri
   };
 }
 
-async function fetchConfig(reg: RunningRegistry, repo: string, manifestDigest: string): Promise<{ architecture: string; config: { Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown> } }> {
+async function fetchConfig(
+  reg: RunningRegistry,
+  repo: string,
+  manifestDigest: string,
+): Promise<{
+  architecture: string;
+  config: { Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown> };
+}> {
   const m = await fetchManifest(reg, repo, manifestDigest);
   const cfgDigest = (m.json.config as { digest: string }).digest;
   const res = await fetch(`${reg.url}/v2/${repo}/blobs/${cfgDigest}`, { headers: basic(reg) });
@@ -118,7 +129,16 @@ describe('gantry build with buildx (docker driver)', () => {
     const { env, sha } = pushEvent();
     const image = `${registry.host}/acme/app-{target}`;
     const r = await gantryBuild(
-      ['--context', sampleApp, '--targets', 'api,worker', '--image', image, '--build-args', 'API_BEHAVIOR=crashloop'],
+      [
+        '--context',
+        sampleApp,
+        '--targets',
+        'api,worker',
+        '--image',
+        image,
+        '--build-args',
+        'API_BEHAVIOR=crashloop',
+      ],
       { env },
     );
     expect(r.stderr).not.toMatch(/failed:/);
@@ -155,7 +175,16 @@ describe('gantry build with buildx (docker driver)', () => {
   it('builds amd64 + arm64 per platform and merges them with imagetools into one index', async () => {
     const { env, sha } = pushEvent();
     const r = await gantryBuild(
-      ['--context', sampleApp, '--targets', 'admin', '--image', `${registry.host}/acme/multi-{target}`, '--platforms', 'linux/amd64,linux/arm64'],
+      [
+        '--context',
+        sampleApp,
+        '--targets',
+        'admin',
+        '--image',
+        `${registry.host}/acme/multi-{target}`,
+        '--platforms',
+        'linux/amd64,linux/arm64',
+      ],
       { env },
     );
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
@@ -164,8 +193,13 @@ describe('gantry build with buildx (docker driver)', () => {
     await expectTagsResolve(admin);
     const index = await fetchManifest(registry, 'acme/multi-admin', admin.digest ?? '');
     expect(index.json.mediaType).toMatch(/manifest\.list|image\.index/);
-    const manifests = index.json.manifests as { digest: string; platform: { os: string; architecture: string } }[];
-    const byPlatform = Object.fromEntries(manifests.map((m) => [`${m.platform.os}/${m.platform.architecture}`, m.digest]));
+    const manifests = index.json.manifests as {
+      digest: string;
+      platform: { os: string; architecture: string };
+    }[];
+    const byPlatform = Object.fromEntries(
+      manifests.map((m) => [`${m.platform.os}/${m.platform.architecture}`, m.digest]),
+    );
     expect(byPlatform).toEqual(admin.platforms);
     expect(Object.keys(admin.platforms).sort()).toEqual(['linux/amd64', 'linux/arm64']);
     // each platform manifest is the real thing: its config says its architecture
@@ -179,10 +213,16 @@ describe('gantry build with buildx (docker driver)', () => {
   it('fails at once on a broken Dockerfile, naming the target, with the last lines of the build log', async () => {
     const ctx = await mkdtemp(join(tmpdir(), 'gantry-broken-'));
     await writeFile(join(ctx, 'ok.txt'), 'ok\n');
-    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch AS api\nCOPY ok.txt /ok\n\nFROM scratch AS worker\nCOPY missing-file.txt /x\n');
+    await writeFile(
+      join(ctx, 'Dockerfile'),
+      'FROM scratch AS api\nCOPY ok.txt /ok\n\nFROM scratch AS worker\nCOPY missing-file.txt /x\n',
+    );
     const { env } = pushEvent();
     const started = performance.now();
-    const r = await gantryBuild(['--context', ctx, '--targets', 'api,worker', '--image', `${registry.host}/acme/broken-{target}`], { env });
+    const r = await gantryBuild(
+      ['--context', ctx, '--targets', 'api,worker', '--image', `${registry.host}/acme/broken-{target}`],
+      { env },
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/target worker \(linux\/amd64\): build failed/);
     expect(r.stderr).toMatch(/missing-file\.txt.*not found/);
@@ -196,10 +236,13 @@ describe('gantry build with buildx (docker driver)', () => {
     const proxy = await startPushFaultProxy({ upstream: open.url, failures: 2 });
     const viaProxy = { ...open, host: proxy.host, url: proxy.url };
     const { env } = pushEvent();
-    const r = await gantryBuild(['--context', sampleApp, '--targets', 'api', '--image', `${proxy.host}/acme/flaky`], {
-      env,
-      reg: viaProxy,
-    });
+    const r = await gantryBuild(
+      ['--context', sampleApp, '--targets', 'api', '--image', `${proxy.host}/acme/flaky`],
+      {
+        env,
+        reg: viaProxy,
+      },
+    );
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     expect(proxy.injected.length).toBe(2);
     expect(r.stderr).toMatch(/transient failure on attempt 1/);
@@ -212,8 +255,23 @@ describe('gantry build with buildx (docker driver)', () => {
     const summary = join(await mkdtemp(join(tmpdir(), 'gantry-summary-')), 'summary.md');
     await writeFile(summary, '');
     const sha = randomBytes(20).toString('hex');
-    const env = { GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/7/merge', GITHUB_SHA: sha, GITHUB_STEP_SUMMARY: summary };
-    const r = await gantryBuild(['--context', sampleApp, '--targets', 'api,worker,admin', '--image', `${registry.host}/acme/pr-{target}`], { env });
+    const env = {
+      GITHUB_EVENT_NAME: 'pull_request',
+      GITHUB_REF: 'refs/pull/7/merge',
+      GITHUB_SHA: sha,
+      GITHUB_STEP_SUMMARY: summary,
+    };
+    const r = await gantryBuild(
+      [
+        '--context',
+        sampleApp,
+        '--targets',
+        'api,worker,admin',
+        '--image',
+        `${registry.host}/acme/pr-{target}`,
+      ],
+      { env },
+    );
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     expect(r.images.map((i) => [i.target, i.pushed, i.digest])).toEqual([
       ['api', false, null],
@@ -223,7 +281,9 @@ describe('gantry build with buildx (docker driver)', () => {
     for (const img of r.images) {
       expect(img.sizeBytes).toBeGreaterThan(0);
       expect(img.durationMs).toBeGreaterThan(0);
-      const tags = await fetch(`${registry.url}/v2/acme/pr-${img.target}/tags/list`, { headers: basic(registry) });
+      const tags = await fetch(`${registry.url}/v2/acme/pr-${img.target}/tags/list`, {
+        headers: basic(registry),
+      });
       expect(tags.status).toBe(404); // nothing was pushed
     }
   });
@@ -238,7 +298,10 @@ describe('gantry build merge mode', () => {
     const arm = await gantryBuild([...common, '--mode', 'platform', '--platforms', 'linux/arm64'], { env });
     expect([amd.code, arm.code], amd.stderr.slice(-1500) + arm.stderr.slice(-1500)).toEqual([0, 0]);
     expect(amd.images[0]?.tags).toEqual([`${sha}-linux-amd64`]);
-    const merged = await gantryBuild([...common, '--mode', 'merge', '--platforms', 'linux/amd64,linux/arm64'], { env });
+    const merged = await gantryBuild(
+      [...common, '--mode', 'merge', '--platforms', 'linux/amd64,linux/arm64'],
+      { env },
+    );
     expect(merged.code, merged.stderr.slice(-2000)).toBe(0);
     for (const [i, img] of merged.images.entries()) {
       await expectTagsResolve(img);
@@ -256,13 +319,27 @@ describe('gantry build with buildah', () => {
     const storage = await mkdtemp(join(tmpdir(), 'gantry-buildah-'));
     await mkdir(join(storage, 'root'));
     const conf = join(storage, 'storage.conf');
-    await writeFile(conf, `[storage]\ndriver = "vfs"\nrunroot = "${join(storage, 'run')}"\ngraphroot = "${join(storage, 'root')}"\n`);
+    await writeFile(
+      conf,
+      `[storage]\ndriver = "vfs"\nrunroot = "${join(storage, 'run')}"\ngraphroot = "${join(storage, 'root')}"\n`,
+    );
     // a copy of the context: buildah must not depend on anything buildx left behind
     const ctx = join(storage, 'ctx');
     await cp(sampleApp, ctx, { recursive: true });
     const { env } = pushEvent({ CONTAINERS_STORAGE_CONF: conf, STORAGE_DRIVER: 'vfs' });
     const r = await gantryBuild(
-      ['--builder', 'buildah', '--context', ctx, '--targets', 'api', '--image', `${registry.host}/acme/buildah-{target}`, '--platforms', 'linux/amd64,linux/arm64'],
+      [
+        '--builder',
+        'buildah',
+        '--context',
+        ctx,
+        '--targets',
+        'api',
+        '--image',
+        `${registry.host}/acme/buildah-{target}`,
+        '--platforms',
+        'linux/amd64,linux/arm64',
+      ],
       { env },
     );
     expect(r.code, r.stderr.slice(-3000)).toBe(0);

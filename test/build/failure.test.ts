@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classifyBuildFailure, lastLines } from '../../src/build/failure.js';
 
-const log = (name: string): string => readFileSync(join(import.meta.dirname, 'fixtures', `${name}.log`), 'utf8');
+const log = (name: string): string =>
+  readFileSync(join(import.meta.dirname, 'fixtures', `${name}.log`), 'utf8');
 
 describe('classifyBuildFailure', () => {
   it.each([
@@ -25,7 +26,10 @@ describe('classifyBuildFailure', () => {
   it.each([
     ['ERROR: failed to push r/x:1: unexpected status: 401 Unauthorized', 'other'],
     ['ERROR: denied: requested access to the resource is denied', 'other'],
-    ['ERROR: Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection reset by peer', 'transient'],
+    [
+      'ERROR: Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection reset by peer',
+      'transient',
+    ],
     ['ERROR: something nobody has seen before', 'other'],
   ])('%s → %s', (text, kind) => {
     expect(classifyBuildFailure(text)).toBe(kind);

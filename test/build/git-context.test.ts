@@ -17,7 +17,13 @@ describe('readGitContext', () => {
   it('reads GitHub/Gitea runner variables (GITHUB_* first, GITEA_* as fallback)', async () => {
     const git = fakeGit({ [`show -s --format=%cI ${SHA}`]: '2026-03-04T05:06:07+01:00' });
     const ctx = await readGitContext({
-      env: { GITEA_EVENT_NAME: 'push', GITHUB_REF: 'refs/tags/v1.0.0', GITHUB_SHA: SHA, GITEA_SERVER_URL: 'https://gitea.example.com/', GITHUB_REPOSITORY: 'acme/app' },
+      env: {
+        GITEA_EVENT_NAME: 'push',
+        GITHUB_REF: 'refs/tags/v1.0.0',
+        GITHUB_SHA: SHA,
+        GITEA_SERVER_URL: 'https://gitea.example.com/',
+        GITHUB_REPOSITORY: 'acme/app',
+      },
       cwd: '.',
       git,
     });
@@ -37,7 +43,13 @@ describe('readGitContext', () => {
       'remote get-url origin': 'git@gitea.example.com:acme/app.git',
     });
     const ctx = await readGitContext({ env: { SOURCE_DATE_EPOCH: '1700000000' }, cwd: '.', git });
-    expect(ctx).toEqual({ eventName: undefined, ref: 'refs/heads/dev', sha: SHA, sourceUrl: 'https://gitea.example.com/acme/app', created: '2023-11-14T22:13:20.000Z' });
+    expect(ctx).toEqual({
+      eventName: undefined,
+      ref: 'refs/heads/dev',
+      sha: SHA,
+      sourceUrl: 'https://gitea.example.com/acme/app',
+      created: '2023-11-14T22:13:20.000Z',
+    });
   });
 
   it('a detached HEAD on a tag gets refs/tags/…; no commit time → now', async () => {
@@ -48,7 +60,9 @@ describe('readGitContext', () => {
   });
 
   it('without GITHUB_SHA and git is a configuration error naming the context', async () => {
-    await expect(readGitContext({ env: {}, cwd: '/nowhere', git: fakeGit({}) })).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(readGitContext({ env: {}, cwd: '/nowhere', git: fakeGit({}) })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    );
   });
 
   it.each([

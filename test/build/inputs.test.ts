@@ -3,15 +3,36 @@ import { ConfigurationError } from '../../src/core/errors.js';
 import { Inputs, envInputSource, flagInputSource } from '../../src/core/inputs.js';
 import { getBuildInputs, registryHostOf } from '../../src/build/inputs.js';
 
-const read = (flags: Record<string, string>, env: NodeJS.ProcessEnv = {}) => getBuildInputs(new Inputs(flagInputSource(flags)), env);
+const read = (flags: Record<string, string>, env: NodeJS.ProcessEnv = {}) =>
+  getBuildInputs(new Inputs(flagInputSource(flags)), env);
 
 describe('getBuildInputs', () => {
   it('has honest defaults', () => {
     expect(read({ image: 'r.example/app' })).toEqual({
-      mode: 'build', builder: 'buildx', context: '.', file: undefined, targets: [], image: 'r.example/app',
-      username: undefined, password: undefined, registry: undefined, platforms: ['linux/amd64'], push: undefined,
-      buildArgs: {}, secrets: {}, secretEnvs: {}, secretFiles: {}, cache: 'registry', noCache: false, pull: false,
-      provenance: false, sbom: false, latest: false, tags: [], labels: {}, digests: [],
+      mode: 'build',
+      builder: 'buildx',
+      context: '.',
+      file: undefined,
+      targets: [],
+      image: 'r.example/app',
+      username: undefined,
+      password: undefined,
+      registry: undefined,
+      platforms: ['linux/amd64'],
+      push: undefined,
+      buildArgs: {},
+      secrets: {},
+      secretEnvs: {},
+      secretFiles: {},
+      cache: 'registry',
+      noCache: false,
+      pull: false,
+      provenance: false,
+      sbom: false,
+      latest: false,
+      tags: [],
+      labels: {},
+      digests: [],
     });
   });
 
@@ -37,7 +58,9 @@ describe('getBuildInputs', () => {
   });
 
   it('takes the CLI password from GANTRY_REGISTRY_PASSWORD', () => {
-    expect(read({ image: 'r.example/a', username: 'u' }, { GANTRY_REGISTRY_PASSWORD: 'pw' }).password).toBe('pw');
+    expect(read({ image: 'r.example/a', username: 'u' }, { GANTRY_REGISTRY_PASSWORD: 'pw' }).password).toBe(
+      'pw',
+    );
   });
 
   it.each([
@@ -47,7 +70,11 @@ describe('getBuildInputs', () => {
     [{ image: 'r.example/a', targets: 'api,api' }, 'targets', /twice/],
     [{ image: 'r.example/a', targets: 'a b' }, 'targets', /not a Dockerfile stage/],
     [{ image: 'r.example/a', platforms: 'amd64' }, 'platforms', /os\/arch/],
-    [{ image: 'r.example/a', mode: 'platform', platforms: 'linux/amd64,linux/arm64' }, 'platforms', /exactly one/],
+    [
+      { image: 'r.example/a', mode: 'platform', platforms: 'linux/amd64,linux/arm64' },
+      'platforms',
+      /exactly one/,
+    ],
     [{ image: 'r.example/a', username: 'u' }, 'password', /together/],
     [{ image: 'r.example/a', 'secret-envs': 'tok=NOPE_UNSET' }, 'secret-envs', /NOPE_UNSET/],
     [{ image: 'r.example/a', secrets: 'a=1', 'secret-files': 'a=/f' }, 'secrets', /more than once/],

@@ -42,11 +42,18 @@ export async function startPushFaultProxy(options: {
     }
     state.forwarded++;
     const up = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
       (ures) => {
         const headers = { ...ures.headers };
         // Location headers point at the upstream; rewrite so the client keeps talking to us
-        if (typeof headers.location === 'string') headers.location = headers.location.replace(upstream.host, `${req.headers.host}`);
+        if (typeof headers.location === 'string')
+          headers.location = headers.location.replace(upstream.host, `${req.headers.host}`);
         res.writeHead(ures.statusCode ?? 502, headers);
         ures.pipe(res);
       },

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { isGantryError } from '../../src/core/errors.js';
 import type { GitContext } from '../../src/build/git-context.js';
-import { computeTags, defaultPush, ociLabels, sanitizeTag, semverTags, versionOf } from '../../src/build/tags.js';
+import {
+  computeTags,
+  defaultPush,
+  ociLabels,
+  sanitizeTag,
+  semverTags,
+  versionOf,
+} from '../../src/build/tags.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 const git = (eventName: string | undefined, ref: string | undefined): GitContext => ({
@@ -16,7 +23,12 @@ const base = [SHA, 'sha-0123456'];
 describe('computeTags: tag rules per event', () => {
   it.each([
     ['push to main', git('push', 'refs/heads/main'), {}, [...base, 'main']],
-    ['push to a feature branch with a slash', git('push', 'refs/heads/feature/Login_2'), {}, [...base, 'feature-Login_2']],
+    [
+      'push to a feature branch with a slash',
+      git('push', 'refs/heads/feature/Login_2'),
+      {},
+      [...base, 'feature-Login_2'],
+    ],
     ['version tag', git('push', 'refs/tags/v1.2.3'), {}, [...base, '1.2.3', '1.2', '1']],
     ['version tag without v', git('push', 'refs/tags/2.0.10'), {}, [...base, '2.0.10', '2.0', '2']],
     ['0.x version: no bare 0', git('push', 'refs/tags/v0.4.1'), {}, [...base, '0.4.1', '0.4']],
@@ -24,10 +36,20 @@ describe('computeTags: tag rules per event', () => {
     ['non-semver tag', git('push', 'refs/tags/release-2026'), {}, [...base, 'release-2026']],
     ['pull request', git('pull_request', 'refs/pull/42/merge'), {}, [...base, 'pr-42']],
     ['schedule', git('schedule', 'refs/heads/main'), {}, [...base, 'nightly']],
-    ['workflow_dispatch on a branch', git('workflow_dispatch', 'refs/heads/release/1.x'), {}, [...base, 'release-1.x']],
+    [
+      'workflow_dispatch on a branch',
+      git('workflow_dispatch', 'refs/heads/release/1.x'),
+      {},
+      [...base, 'release-1.x'],
+    ],
     ['CLI outside a runner, detached HEAD', git(undefined, undefined), {}, base],
     ['latest only when asked', git('push', 'refs/heads/main'), { latest: true }, [...base, 'main', 'latest']],
-    ['extra raw tags, deduplicated', git('push', 'refs/heads/main'), { extra: ['stable', 'main'] }, [...base, 'main', 'stable']],
+    [
+      'extra raw tags, deduplicated',
+      git('push', 'refs/heads/main'),
+      { extra: ['stable', 'main'] },
+      [...base, 'main', 'stable'],
+    ],
   ])('%s', (_name, ctx, options, expected) => {
     expect(computeTags(ctx, options)).toEqual(expected);
   });
@@ -70,7 +92,12 @@ describe('computeTags: tag rules per event', () => {
 
 describe('ociLabels', () => {
   it('labels created, revision, source, title and version; user labels win', () => {
-    expect(ociLabels(git('push', 'refs/tags/v1.2.3'), { title: 'api', extra: { 'org.opencontainers.image.title': 'API' } })).toEqual({
+    expect(
+      ociLabels(git('push', 'refs/tags/v1.2.3'), {
+        title: 'api',
+        extra: { 'org.opencontainers.image.title': 'API' },
+      }),
+    ).toEqual({
       'org.opencontainers.image.created': '2026-01-02T03:04:05.000Z',
       'org.opencontainers.image.revision': SHA,
       'org.opencontainers.image.source': 'https://gitea.example.com/acme/app',
