@@ -14,6 +14,7 @@ import type { FaultInjector } from './faults.js';
 import { deleteWithDependents, type PropagationPolicy } from './garbage-collector.js';
 import type { Kubelet } from './kubelet.js';
 import type { KubesimLogger } from './logger.js';
+import { decodeKubernetesProtobuf } from './protobuf.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, type Json } from './patch.js';
 import {
   R,
@@ -69,6 +70,10 @@ function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status.code, err.status, err.headers);
 }
 
+/**
+ * Reads the body as text. Protobuf bodies (kubectl ≥ 1.33 `create …`) are decoded to JSON
+ * text here so every handler below deals with JSON only.
+ */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -78,7 +83,18 @@ function readBody(req: IncomingMessage): Promise<string> {
       if (size > 10 * 1024 * 1024) reject(badRequest('request entity too large'));
       else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      const buf = Buffer.concat(chunks);
+      if (req.headers['content-type']?.startsWith('application/vnd.kubernetes.protobuf')) {
+        try {
+          resolve(JSON.stringify(decodeKubernetesProtobuf(buf)));
+        } catch (e) {
+          reject(new ApiError(statusBody(415, 'UnsupportedMediaType', e instanceof Error ? e.message : String(e))));
+        }
+        return;
+      }
+      resolve(buf.toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
