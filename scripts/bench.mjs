@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// `npm run bench`: side-by-side measurements, each figure a ratio against a peer measured in the
+// same run on the same machine (DESIGN.md "Performance"). Sections are independent; add yours to
+// SECTIONS below as { name, describe, run(ctx) → { columns, rows, notes? } }.
+//
+//   node scripts/bench.mjs                 run every section
+//   node scripts/bench.mjs oci-inspect     run the named section(s)
+//   node scripts/bench.mjs --iterations 30 --out bench.md
+//
+// ctx gives sections: ctx.cli() → path of a freshly built dist/cli.js (temp dir, built once),
+// ctx.importTs(relPath) → a TypeScript module (fixtures, sandbox) bundled with esbuild and imported,
+// ctx.iterations, ctx.tmp, ctx.defer(fn) for cleanup, ctx.run(cmd, args) → { ms, code, stdout, stderr }.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// --- helpers ------------------------------------------------------------------------------------
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
+
+function runTimed(cmd, args, options = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ ms: performance.now() - started, code, stdout, stderr }));
+  });
+}
+
+function table(columns, rows) {
+  const cells = [columns, ...rows.map((r) => columns.map((c) => String(r[c] ?? '')))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const line = (r) => '| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
+  return [line(cells[0]), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...cells.slice(1).map(line)].join('\n');
+}
+
+// --- sections -----------------------------------------------------------------------------------
+
+/** gantry inspect vs skopeo inspect --raw: wall time and HTTP requests, same registry, same run. */
+const ociInspect = {
+  name: 'oci-inspect',
+  describe: '`gantry inspect` vs `skopeo inspect --raw` (wall time per run, HTTP requests counted by a proxy)',
+  async run(ctx) {
+    const { startRegistry } = await ctx.importTs('sandbox/registry.ts');
+    const { startFaultProxy } = await ctx.importTs('test/fixtures/fault-proxy.ts');
+    const { pushTestImage, pushTestIndex } = await ctx.importTs('test/fixtures/oci-images.ts');
+    const cli = await ctx.cli();
+    const reg = await startRegistry();
+    ctx.defer(() => reg.stop());
+    const proxy = await startFaultProxy({ target: reg.url });
+    ctx.defer(() => proxy.stop());
+    await pushTestImage(reg.url, 'bench/app', 'single', { content: 'bench single' });
+    await pushTestIndex(reg.url, 'bench/app', 'multi', { content: 'bench multi' });
+
+    const tools = {
+      gantry: (ref) => ['node', [cli, 'inspect', ref, '--json']],
+      'skopeo --raw': (ref) => ['skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}`]],
+    };
+    const rows = [];
+    for (const tag of ['single', 'multi']) {
+      const ref = `${proxy.host}/bench/app:${tag}`;
+      const results = {};
+      for (const name of Object.keys(tools)) results[name] = { ms: [], requests: [] };
+      // warm-up (page cache, registry), then alternate tools so drift hits both alike
+      for (const name of Object.keys(tools)) {
+        const [cmd, args] = tools[name](ref);
+        const r = await ctx.run(cmd, args);
+        if (r.code !== 0) throw new Error(`${name} failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
+      }
+      for (let i = 0; i < ctx.iterations; i++) {
+        for (const name of Object.keys(tools)) {
+          const [cmd, args] = tools[name](ref);
+          const before = proxy.requests.length;
+          const r = await ctx.run(cmd, args);
+          if (r.code !== 0) throw new Error(`${name} failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
+          results[name].ms.push(r.ms);
+          results[name].requests.push(proxy.requests.length - before);
+        }
+      }
+      const g = results.gantry;
+      const s = results['skopeo --raw'];
+      for (const [name, res] of Object.entries(results)) {
+        rows.push({
+          image: tag === 'single' ? 'single-platform' : '2-platform index',
+          tool: name,
+          'median ms': fmt(median(res.ms)),
+          'p90 ms': fmt(percentile(res.ms, 90)),
+          'HTTP requests': fmt(median(res.requests), 0),
+          'time vs skopeo': fmt(median(res.ms) / median(s.ms), 2) + '×',
+          'requests vs skopeo': fmt(median(res.requests) / median(s.requests), 2) + '×',
+        });
+      }
+      const details = proxy.requests.slice(-(median(g.requests) + median(s.requests)));
+      ctx.note(`${tag}: last runs' requests: ${details.map((d) => `${d.method} ${d.path.replace(/\/v2\/bench\/app/, '…')} ${d.status}`).join(', ')}`);
+    }
+    const floor = [];
+    for (let i = 0; i < ctx.iterations; i++) floor.push((await ctx.run('node', ['-e', '0'])).ms);
+    ctx.note(`node startup alone (node -e 0): median ${fmt(median(floor))} ms — the floor under any gantry CLI run`);
+    ctx.note(`${ctx.iterations} runs per tool and image, alternating; gantry runs the esbuild bundle on ${process.version}; skopeo ${skopeoVersion()}`);
+    ctx.note('skopeo with --tls-verify=false first tries HTTPS; that handshake is not an HTTP request and is not counted');
+    return {
+      columns: ['image', 'tool', 'median ms', 'p90 ms', 'HTTP requests', 'time vs skopeo', 'requests vs skopeo'],
+      rows,
+    };
+  },
+};
+
+function skopeoVersion() {
+  const r = spawnSync('skopeo', ['--version'], { encoding: 'utf8' });
+  return (r.stdout || '').trim().replace(/^skopeo version /, '') || 'unknown';
+}
+
+/** Every section, in run order. Other benchmarks append here. */
+const SECTIONS = [ociInspect];
+
+// --- driver -------------------------------------------------------------------------------------
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : argv[i + 1];
+};
+const wanted = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
+const iterations = Number(opt('iterations', '15'));
+const outFile = opt('out', undefined);
+const unknown = wanted.filter((w) => !SECTIONS.some((s) => s.name === w));
+if (unknown.length) {
+  console.error(`bench: unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'gantry-bench-'));
+let cliPath;
+const imported = new Map();
+const ctxBase = {
+  tmp,
+  iterations,
+  run: runTimed,
+  async cli() {
+    if (!cliPath) {
+      const outdir = join(tmp, 'dist');
+      const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--outdir', outdir], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error('bench: building the bundles failed');
+      cliPath = join(outdir, 'cli.js');
+    }
+    return cliPath;
+  },
+  async importTs(rel) {
+    if (!imported.has(rel)) {
+      const outfile = join(tmp, 'ts', rel.replace(/[\\/]/g, '_').replace(/\.ts$/, '.mjs'));
+      await build({
+        entryPoints: [join(root, rel)],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        logLevel: 'warning',
+        packages: 'external',
+        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      });
+      imported.set(rel, await import(pathToFileURL(outfile).href));
+    }
+    return imported.get(rel);
+  },
+};
+
+const report = [`# gantry bench — ${new Date().toISOString()}`, ''];
+let failed = false;
+for (const section of SECTIONS.filter((s) => !wanted.length || wanted.includes(s.name))) {
+  const cleanups = [];
+  const notes = [];
+  const ctx = { ...ctxBase, defer: (fn) => cleanups.push(fn), note: (n) => notes.push(n) };
+  console.error(`bench: ${section.name} …`);
+  const started = performance.now();
+  try {
+    const { columns, rows } = await section.run(ctx);
+    report.push(`## ${section.name}: ${section.describe}`, '', table(columns, rows), '', ...notes.map((n) => `- ${n}`), '');
+  } catch (e) {
+    failed = true;
+    report.push(`## ${section.name}: FAILED`, '', String(e?.stack ?? e), '');
+  } finally {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        /* best effort */
+      }
+    }
+  }
+  console.error(`bench: ${section.name} done in ${fmt((performance.now() - started) / 1000)} s`);
+}
+rmSync(tmp, { recursive: true, force: true });
+const text = report.join('\n');
+console.log(text);
+if (outFile) writeFileSync(outFile, text + '\n');
+process.exit(failed ? 1 : 0);
