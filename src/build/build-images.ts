@@ -29,7 +29,7 @@ import {
   type CommandLine,
   type TargetPlan,
 } from './plan.js';
-import { CliRegistryReader, type RegistryReader } from './registry-reader.js';
+import { defaultRegistryReader, type RegistryReader } from './registry-reader.js';
 import { platformTag } from './tags.js';
 
 /** One entry of the `images` output. */
@@ -65,8 +65,8 @@ export interface BuildDependencies {
   exec?: ExecFn;
   git?: GitRunner;
   clock?: Clock;
-  /** Reads manifests back from the registry; default: CliRegistryReader with the build's credentials. */
-  registryReader?: (execOptions: ExecOptions, config: TemporaryDockerConfig | undefined) => RegistryReader;
+  /** Reads manifests back from the registry; default: the OCI client with the build's credentials. */
+  registryReader?: () => RegistryReader;
   /** Attempts per push (default 4) and first back-off (default 1 s). */
   pushAttempts?: number;
   retryDelayMs?: number;
@@ -153,13 +153,12 @@ export async function buildImages(inputs: BuildInputs, deps: BuildDependencies):
       await writeFile(f.path, 'value' in f ? f.value : (deps.env[f.env] ?? ''), { mode: 0o600 });
     }
     const runExec: ExecOptions = { ...baseExec, env: { ...baseEnv, ...plan.secretEnv } };
+    const login =
+      inputs.username !== undefined && inputs.password !== undefined
+        ? { registry: plan.registry, credentials: { username: inputs.username, password: inputs.password } }
+        : undefined;
     const reader =
-      deps.registryReader?.(baseExec, config) ??
-      new CliRegistryReader({
-        tool: inputs.builder === 'buildah' && !(await hasDocker(execFn, baseExec)) ? 'skopeo' : 'docker',
-        exec: baseExec,
-        authFile: config ? join(config.dir, 'config.json') : undefined,
-      });
+      deps.registryReader?.() ?? defaultRegistryReader({ env: deps.env, logger, signal: deps.signal, login });
     const runner = new StepRunner(execFn, runExec, logger, deps);
     const images: ImageResult[] = [];
     for (const target of plan.targets) {
@@ -173,14 +172,6 @@ export async function buildImages(inputs: BuildInputs, deps: BuildDependencies):
   } finally {
     for (const c of cleanups.reverse())
       await c().catch((e: unknown) => logger.debug(`cleanup: ${errorMessage(e)}`));
-  }
-}
-
-async function hasDocker(execFn: ExecFn, options: ExecOptions): Promise<boolean> {
-  try {
-    return (await execFn('docker', ['--version'], options)).exitCode === 0;
-  } catch {
-    return false;
   }
 }
 

@@ -6,11 +6,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile, mkdir, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { repoRoot, startDockerd } from '../fixtures/dockerd.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
-import { startPushFaultProxy } from './push-fault-proxy.js';
+import { startFaultProxy } from '../fixtures/fault-proxy.js';
 
 const docker = await startDockerd();
 const registry = await startRegistry({ auth: 'htpasswd' });
@@ -233,7 +233,14 @@ describe('gantry build with buildx (docker driver)', () => {
 
   it('retries a push the registry fails with 503 and still reports the true digest', async () => {
     const open = await startRegistry();
-    const proxy = await startPushFaultProxy({ upstream: open.url, failures: 2 });
+    const proxy = await startFaultProxy({ target: open.url });
+    afterAll(() => proxy.stop());
+    // the push itself (manifest PUT) fails twice with 503, as a registry behind a busy proxy does
+    proxy.inject({
+      fault: { kind: 'status', status: 503 },
+      times: 2,
+      match: { method: 'PUT', path: '/manifests/' },
+    });
     const viaProxy = { ...open, host: proxy.host, url: proxy.url };
     const { env } = pushEvent();
     const r = await gantryBuild(
@@ -244,7 +251,8 @@ describe('gantry build with buildx (docker driver)', () => {
       },
     );
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    expect(proxy.injected.length).toBe(2);
+    expect(proxy.requests.filter((q) => q.fault === 'status')).toHaveLength(2);
+    expect(proxy.pending()).toBe(0);
     expect(r.stderr).toMatch(/transient failure on attempt 1/);
     const [img] = r.images;
     if (!img) throw new Error('no image');

@@ -1,5 +1,5 @@
 // Failure classification against real build logs captured from buildx 0.13 / buildah 1.28 here
-// (test/build/fixtures/*.log; the push failures came from the fault proxy in push-fault-proxy.ts).
+// (test/build/fixtures/*.log; the push failures came from a loopback proxy answering 503/429 in front of a registry).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
