@@ -49,11 +49,12 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
       input: 'format',
     });
   }
-  const key = await ctx.logger.group('load signing key', async () => {
-    const k = await loadSigningKey({ key: inputs.key ?? '', password: inputs.password, env: ctx.env, label: 'key' });
+  // Decrypting the key (scrypt) overlaps the registry reads; nothing is pushed until it succeeded.
+  const key = loadSigningKey({ key: inputs.key ?? '', password: inputs.password, env: ctx.env, label: 'key' }).then((k) => {
     ctx.logger.info(`loaded ${k.algorithm} key from ${k.source}`);
     return k;
   });
+  key.catch(() => undefined); // handled where it is awaited; avoid an unhandled rejection meanwhile
   const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   return ctx.logger.group('sign', () =>
     signImages({

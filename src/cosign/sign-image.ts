@@ -12,7 +12,7 @@ import { formatReference, type ImageReference } from '../oci/reference.js';
 import type { SigningKey } from './keys.js';
 import { buildSignatureManifest, OCI_MANIFEST_MEDIA_TYPE, parseSignatureManifest, signatureTag } from './layout.js';
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
-import type { SignatureRegistry } from './registry.js';
+import type { FetchedManifest, SignatureRegistry } from './registry.js';
 import { signBytes, verifyBytes } from './signature.js';
 import { parseImageInput, verifySignaturesOf } from './verify-image.js';
 import { SIGNATURE_ANNOTATION } from './verify-signature.js';
@@ -20,7 +20,12 @@ import { SIGNATURE_ANNOTATION } from './verify-signature.js';
 export interface SignImagesOptions {
   registry: SignatureRegistry;
   images: readonly string[];
-  key: SigningKey;
+  /**
+   * The key, or its pending decryption: scrypt takes ~0.2 s, so the caller may start it and let
+   * the registry reads (resolve digests, fetch signature manifests) overlap it. Nothing is pushed
+   * before it resolves; if it rejects, its error is thrown and nothing is pushed.
+   */
+  key: SigningKey | Promise<SigningKey>;
   /** Into the payload's `optional` (cosign `-a k=v`). */
   annotations?: Record<string, string>;
   /** For an index: also sign every manifest it lists. */
@@ -57,25 +62,46 @@ export async function signImages(opts: SignImagesOptions): Promise<SignedImage[]
   const refs = opts.images.map((i) => ({ image: i, ref: parseImageInput(i) })); // input errors first
   if (refs.length === 0) throw new GantryError('configuration', 'no images to sign', { hint: 'give one or more image references' });
   const out: SignedImage[] = [];
-  for (const { image, ref } of refs) {
-    const manifest = await opts.registry.getManifest(ref);
-    if (!manifest) throw new GantryError('not-found', `image ${formatReference(ref)} not found; nothing was signed for it`);
-    const targets = [manifest.digest];
-    if (opts.recursive && INDEX_TYPES.has(manifest.mediaType)) targets.push(...childDigests(manifest.bytes));
-    for (const digest of targets) {
-      out.push(await signDigest(opts, image, ref, digest));
-    }
-  }
+  // Read phase, in parallel: resolve every reference and fetch its current signature manifests.
+  const planning = Promise.all(
+    refs.map(async ({ image, ref }) => {
+      const manifest = await opts.registry.getManifest(ref);
+      if (!manifest) throw new GantryError('not-found', `image ${formatReference(ref)} not found; nothing was signed for it`);
+      const digests = [manifest.digest];
+      if (opts.recursive && INDEX_TYPES.has(manifest.mediaType)) digests.push(...childDigests(manifest.bytes));
+      return Promise.all(
+        digests.map(async (digest) => {
+          const tagRef: ImageReference = { domain: ref.domain, path: ref.path, tag: signatureTag(digest) };
+          return { image, ref, digest, existing: await opts.registry.getManifest(tagRef) };
+        }),
+      );
+    }),
+  );
+  // A key problem (wrong password, unreadable file) is reported first: it is the user's to fix.
+  const [keyResult, planResult] = await Promise.allSettled([Promise.resolve(opts.key), planning]);
+  if (keyResult.status === 'rejected') throw keyResult.reason;
+  if (planResult.status === 'rejected') throw planResult.reason;
+  const key = keyResult.value;
+  for (const target of planResult.value.flat()) out.push(await signDigest({ ...opts, key }, target));
   return out;
 }
 
-async function signDigest(opts: SignImagesOptions, image: string, ref: ImageReference, digest: string): Promise<SignedImage> {
+interface SignTarget {
+  image: string;
+  ref: ImageReference;
+  digest: string;
+  existing: FetchedManifest | undefined;
+}
+
+async function signDigest(
+  opts: SignImagesOptions & { key: SigningKey },
+  { image, ref, digest, existing }: SignTarget,
+): Promise<SignedImage> {
   const repo: ImageReference = { domain: ref.domain, path: ref.path };
   const tagRef: ImageReference = { ...repo, tag: signatureTag(digest) };
   const payload = buildSimpleSigningPayload({ repository: cosignRepositoryName(ref), digest, annotations: opts.annotations });
   const payloadDigest = `sha256:${createHash('sha256').update(payload).digest('hex')}`;
 
-  const existing = await opts.registry.getManifest(tagRef);
   const existingLayers = existing ? parseSignatureManifest(existing.bytes).layers : [];
   // Same payload signed by this key already there? (ECDSA signatures differ each time, so compare
   // by verifying the stored signature with our public key, like cosign's dupe detector.)
@@ -96,8 +122,7 @@ async function signDigest(opts: SignImagesOptions, image: string, ref: ImageRefe
   } else {
     signatureB64 = signBytes(opts.key, payload).toString('base64');
     const built = buildSignatureManifest(existingLayers, [{ payload, annotations: { [SIGNATURE_ANNOTATION]: signatureB64 } }]);
-    for (const blob of built.newBlobs) await opts.registry.putBlob(repo, blob);
-    await opts.registry.putBlob(repo, built.config);
+    await Promise.all([...built.newBlobs, built.config].map((blob) => opts.registry.putBlob(repo, blob)));
     await opts.registry.putManifest(repo, tagRef.tag, built.manifest, OCI_MANIFEST_MEDIA_TYPE);
     pushed = true;
     opts.logger?.info(
