@@ -48,7 +48,11 @@ function table(columns, rows) {
   const cells = [columns, ...rows.map((r) => columns.map((c) => String(r[c] ?? '')))];
   const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   const line = (r) => '| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
-  return [line(cells[0]), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...cells.slice(1).map(line)].join('\n');
+  return [
+    line(cells[0]),
+    '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|',
+    ...cells.slice(1).map(line),
+  ].join('\n');
 }
 
 // --- sections -----------------------------------------------------------------------------------
@@ -56,7 +60,8 @@ function table(columns, rows) {
 /** gantry inspect vs skopeo inspect --raw: wall time and HTTP requests, same registry, same run. */
 const ociInspect = {
   name: 'oci-inspect',
-  describe: '`gantry inspect` vs `skopeo inspect --raw` (wall time per run, HTTP requests counted by a proxy)',
+  describe:
+    '`gantry inspect` vs `skopeo inspect --raw` (wall time per run, HTTP requests counted by a proxy)',
   async run(ctx) {
     const { startRegistry } = await ctx.importTs('sandbox/registry.ts');
     const { startFaultProxy } = await ctx.importTs('test/fixtures/fault-proxy.ts');
@@ -108,15 +113,31 @@ const ociInspect = {
         });
       }
       const details = proxy.requests.slice(-(median(g.requests) + median(s.requests)));
-      ctx.note(`${tag}: last runs' requests: ${details.map((d) => `${d.method} ${d.path.replace(/\/v2\/bench\/app/, '…')} ${d.status}`).join(', ')}`);
+      ctx.note(
+        `${tag}: last runs' requests: ${details.map((d) => `${d.method} ${d.path.replace(/\/v2\/bench\/app/, '…')} ${d.status}`).join(', ')}`,
+      );
     }
     const floor = [];
     for (let i = 0; i < ctx.iterations; i++) floor.push((await ctx.run('node', ['-e', '0'])).ms);
-    ctx.note(`node startup alone (node -e 0): median ${fmt(median(floor))} ms — the floor under any gantry CLI run`);
-    ctx.note(`${ctx.iterations} runs per tool and image, alternating; gantry runs the esbuild bundle on ${process.version}; skopeo ${skopeoVersion()}`);
-    ctx.note('skopeo with --tls-verify=false first tries HTTPS; that handshake is not an HTTP request and is not counted');
+    ctx.note(
+      `node startup alone (node -e 0): median ${fmt(median(floor))} ms — the floor under any gantry CLI run`,
+    );
+    ctx.note(
+      `${ctx.iterations} runs per tool and image, alternating; gantry runs the esbuild bundle on ${process.version}; skopeo ${skopeoVersion()}`,
+    );
+    ctx.note(
+      'skopeo with --tls-verify=false first tries HTTPS; that handshake is not an HTTP request and is not counted',
+    );
     return {
-      columns: ['image', 'tool', 'median ms', 'p90 ms', 'HTTP requests', 'time vs skopeo', 'requests vs skopeo'],
+      columns: [
+        'image',
+        'tool',
+        'median ms',
+        'p90 ms',
+        'HTTP requests',
+        'time vs skopeo',
+        'requests vs skopeo',
+      ],
       rows,
     };
   },
@@ -127,8 +148,146 @@ function skopeoVersion() {
   return (r.stdout || '').trim().replace(/^skopeo version /, '') || 'unknown';
 }
 
+/**
+ * gantry build vs plain `docker buildx build --push` of the same context on the same dockerd and
+ * registry: the wrapper's overhead (driver detection, plan, digest verification of every tag).
+ * Each run changes one file of the context, so every run really builds and pushes a layer.
+ */
+const buildSection = {
+  name: 'build',
+  describe: '`gantry build` (push + verify every tag) vs plain `docker buildx build --push`, same context',
+  async run(ctx) {
+    const { existsSync, mkdirSync, symlinkSync, cpSync, writeFileSync: write } = await import('node:fs');
+    const { startRegistry } = await ctx.importTs('sandbox/registry.ts');
+    const cli = await ctx.cli();
+    const reg = await startRegistry();
+    ctx.defer(() => reg.stop());
+    // a private dockerd like test/fixtures/dockerd.ts (which needs vitest, so not imported here)
+    const dir = mkdtempSync(join(tmpdir(), 'gb-'));
+    const config = join(dir, 'config');
+    mkdirSync(join(config, 'cli-plugins'), { recursive: true });
+    const buildx = join(process.env.GANTRY_TOOLS_DIR ?? join(root, '.tools'), 'cli-plugins', 'docker-buildx');
+    if (existsSync(buildx)) symlinkSync(buildx, join(config, 'cli-plugins', 'docker-buildx'));
+    const sock = join(dir, 'docker.sock');
+    const dockerd = spawn(
+      '/usr/sbin/dockerd',
+      [
+        '--storage-driver',
+        'vfs',
+        '--iptables=false',
+        '--ip6tables=false',
+        '--bridge=none',
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '--pidfile',
+        join(dir, 'docker.pid'),
+        '-H',
+        `unix://${sock}`,
+        '--insecure-registry',
+        '127.0.0.0/8',
+      ],
+      { stdio: 'ignore' },
+    );
+    ctx.defer(async () => {
+      dockerd.kill('SIGTERM');
+      await new Promise((r) => dockerd.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const env = {
+      ...process.env,
+      DOCKER_HOST: `unix://${sock}`,
+      DOCKER_CONFIG: config,
+      BUILDX_NO_DEFAULT_ATTESTATIONS: '1',
+    };
+    for (let i = 0; ; i++) {
+      if ((await ctx.run('docker', ['version'], { env })).code === 0) break;
+      if (i > 200) throw new Error('dockerd did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const context = join(ctx.tmp, 'build-context');
+    cpSync(join(root, 'examples/app'), context, { recursive: true });
+    const runnerEnv = {
+      ...env,
+      GITHUB_EVENT_NAME: 'push',
+      GITHUB_REF: 'refs/heads/main',
+      GITHUB_SHA: 'b'.repeat(40),
+      GITHUB_SERVER_URL: 'https://gitea.example.com',
+      GITHUB_REPOSITORY: 'acme/app',
+    };
+    const tools = {
+      'docker buildx build --push': () => [
+        'docker',
+        [
+          'buildx',
+          'build',
+          '--progress',
+          'plain',
+          '--platform',
+          'linux/amd64',
+          '--target',
+          'api',
+          '--provenance=false',
+          '--tag',
+          `${reg.host}/bench/plain:main`,
+          '--push',
+          context,
+        ],
+        env,
+      ],
+      'gantry build': () => [
+        'node',
+        [
+          cli,
+          'build',
+          '--context',
+          context,
+          '--targets',
+          'api',
+          '--image',
+          `${reg.host}/bench/gantry-{target}`,
+          '--cache',
+          'none',
+          '--json',
+        ],
+        runnerEnv,
+      ],
+    };
+    const ms = Object.fromEntries(Object.keys(tools).map((n) => [n, []]));
+    let n = 0;
+    const once = async (name) => {
+      write(join(context, 'api', 'build-id'), `${n++}\n`); // a fresh layer for every run
+      const [cmd, args, e] = tools[name]();
+      const r = await ctx.run(cmd, args, { env: e });
+      if (r.code !== 0) throw new Error(`${name} failed (exit ${r.code}): ${r.stderr.slice(-800)}`);
+      return r.ms;
+    };
+    for (const name of Object.keys(tools)) await once(name); // warm-up
+    for (let i = 0; i < ctx.iterations; i++)
+      for (const name of Object.keys(tools)) ms[name].push(await once(name));
+    const plain = median(ms['docker buildx build --push']);
+    ctx.note(
+      `${ctx.iterations} runs each, alternating; target api of examples/app, linux/amd64, buildx docker driver`,
+    );
+    ctx.note(
+      'gantry pushes 3 tags (sha, sha-7, branch) and resolves each in the registry; plain pushes 1 tag and verifies nothing',
+    );
+    ctx.note('target: gantry ≤ 1.1× plain');
+    return {
+      columns: ['tool', 'median ms', 'p90 ms', 'vs plain buildx'],
+      rows: Object.entries(ms).map(([tool, xs]) => ({
+        tool,
+        'median ms': fmt(median(xs)),
+        'p90 ms': fmt(percentile(xs, 90)),
+        'vs plain buildx': fmt(median(xs) / plain, 2) + '×',
+      })),
+    };
+  },
+};
+
 /** Every section, in run order. Other benchmarks append here. */
-const SECTIONS = [ociInspect];
+const SECTIONS = [ociInspect, buildSection];
 
 // --- driver -------------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
@@ -141,7 +300,9 @@ const iterations = Number(opt('iterations', '15'));
 const outFile = opt('out', undefined);
 const unknown = wanted.filter((w) => !SECTIONS.some((s) => s.name === w));
 if (unknown.length) {
-  console.error(`bench: unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.map((s) => s.name).join(', ')}`);
+  console.error(
+    `bench: unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.map((s) => s.name).join(', ')}`,
+  );
   process.exit(2);
 }
 
@@ -155,7 +316,9 @@ const ctxBase = {
   async cli() {
     if (!cliPath) {
       const outdir = join(tmp, 'dist');
-      const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--outdir', outdir], { stdio: 'inherit' });
+      const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--outdir', outdir], {
+        stdio: 'inherit',
+      });
       if (r.status !== 0) throw new Error('bench: building the bundles failed');
       cliPath = join(outdir, 'cli.js');
     }
@@ -173,7 +336,9 @@ const ctxBase = {
         target: 'node20',
         logLevel: 'warning',
         packages: 'external',
-        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+        banner: {
+          js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        },
       });
       imported.set(rel, await import(pathToFileURL(outfile).href));
     }
@@ -191,7 +356,14 @@ for (const section of SECTIONS.filter((s) => !wanted.length || wanted.includes(s
   const started = performance.now();
   try {
     const { columns, rows } = await section.run(ctx);
-    report.push(`## ${section.name}: ${section.describe}`, '', table(columns, rows), '', ...notes.map((n) => `- ${n}`), '');
+    report.push(
+      `## ${section.name}: ${section.describe}`,
+      '',
+      table(columns, rows),
+      '',
+      ...notes.map((n) => `- ${n}`),
+      '',
+    );
   } catch (e) {
     failed = true;
     report.push(`## ${section.name}: FAILED`, '', String(e?.stack ?? e), '');

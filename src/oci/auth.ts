@@ -91,7 +91,11 @@ export function mergeScopes(scopes: readonly string[]): string[] {
       }
       const resource = one.slice(0, cut);
       const set = byResource.get(resource) ?? new Set<string>();
-      for (const a of one.slice(cut + 1).split(',').filter(Boolean)) set.add(a);
+      for (const a of one
+        .slice(cut + 1)
+        .split(',')
+        .filter(Boolean))
+        set.add(a);
       byResource.set(resource, set);
     }
   }
@@ -123,7 +127,10 @@ export function credentialsFromEnv(host: string, env: NodeJS.ProcessEnv): Creden
 }
 
 function normalizeHost(h: string): string {
-  let x = h.trim().toLowerCase().replace(/^[a-z]+:\/\//, '');
+  let x = h
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z]+:\/\//, '');
   x = x.split('/')[0] ?? x;
   if (x === 'index.docker.io' || x === 'registry-1.docker.io') return 'docker.io';
   return x;
@@ -140,7 +147,11 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv): string {
 }
 
 /** Credentials for `host` from a docker config.json document (already parsed). */
-export function credentialsFromDockerConfig(host: string, config: unknown, source = 'config.json'): Credentials | undefined {
+export function credentialsFromDockerConfig(
+  host: string,
+  config: unknown,
+  source = 'config.json',
+): Credentials | undefined {
   const auths = (config as DockerConfigFile | null)?.auths;
   if (!auths || typeof auths !== 'object') return undefined;
   const want = normalizeHost(host);
@@ -150,9 +161,12 @@ export function credentialsFromDockerConfig(host: string, config: unknown, sourc
       const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon <= 0) {
-        throw new ConfigurationError(`the "auth" entry for ${key} in ${source} is not base64 of "username:password"`, {
-          input: source,
-        });
+        throw new ConfigurationError(
+          `the "auth" entry for ${key} in ${source} is not base64 of "username:password"`,
+          {
+            input: source,
+          },
+        );
       }
       return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
     }
@@ -162,7 +176,10 @@ export function credentialsFromDockerConfig(host: string, config: unknown, sourc
 }
 
 /** Env first, then docker config; undefined when neither has credentials for `host`. */
-export function lookupCredentials(host: string, options: CredentialLookupOptions = {}): Credentials | undefined {
+export function lookupCredentials(
+  host: string,
+  options: CredentialLookupOptions = {},
+): Credentials | undefined {
   const env = options.env ?? process.env;
   const fromEnv = credentialsFromEnv(host, env);
   if (fromEnv) return fromEnv;

@@ -84,7 +84,12 @@ export class NodeHttpTransport implements HttpTransport {
       };
       const r = lib.request(
         url,
-        { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent, signal: req.signal },
+        {
+          method: req.method,
+          headers,
+          agent: isHttps ? this.httpsAgent : this.httpAgent,
+          signal: req.signal,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let received = 0;
@@ -92,12 +97,24 @@ export class NodeHttpTransport implements HttpTransport {
             chunks.push(c);
             received += c.length;
           });
-          res.on('aborted', () => fail(new TransportError('ECONNRESET', `connection reset while reading the body of ${req.method} ${url.host}${url.pathname}`)));
+          res.on('aborted', () =>
+            fail(
+              new TransportError(
+                'ECONNRESET',
+                `connection reset while reading the body of ${req.method} ${url.host}${url.pathname}`,
+              ),
+            ),
+          );
           res.on('error', (e) => fail(toTransportError(e, req, url)));
           res.on('end', () => {
             if (settled) return;
             const expected = res.headers['content-length'];
-            if (req.method !== 'HEAD' && expected !== undefined && Number(expected) !== received && res.statusCode !== 304) {
+            if (
+              req.method !== 'HEAD' &&
+              expected !== undefined &&
+              Number(expected) !== received &&
+              res.statusCode !== 304
+            ) {
               fail(
                 new TransportError(
                   'ETRUNCATED',
@@ -114,10 +131,19 @@ export class NodeHttpTransport implements HttpTransport {
         },
       );
       r.setTimeout(timeoutMs, () => {
-        r.destroy(new TransportError('ETIMEDOUT', `${req.method} ${url.host}${url.pathname}: no data for ${timeoutMs} ms`));
+        r.destroy(
+          new TransportError(
+            'ETIMEDOUT',
+            `${req.method} ${url.host}${url.pathname}: no data for ${timeoutMs} ms`,
+          ),
+        );
       });
       r.on('error', (e) => fail(toTransportError(e, req, url)));
-      r.end(req.body === undefined ? undefined : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength));
+      r.end(
+        req.body === undefined
+          ? undefined
+          : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength),
+      );
     });
   }
 

@@ -28,5 +28,11 @@ export {
   type Challenge,
   type Credentials,
 } from './auth.js';
-export { NodeHttpTransport, TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from './http.js';
+export {
+  NodeHttpTransport,
+  TransportError,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpTransport,
+} from './http.js';
 export { inspectImage, type ImageInspection } from './inspect.js';

@@ -16,7 +16,10 @@ export interface ImageInspection {
   platforms: { platform: string; digest: string }[];
 }
 
-export async function inspectImage(registry: Pick<Registry, 'getManifest'>, refLike: RefLike): Promise<ImageInspection> {
+export async function inspectImage(
+  registry: Pick<Registry, 'getManifest'>,
+  refLike: RefLike,
+): Promise<ImageInspection> {
   const ref = typeof refLike === 'string' ? parseReference(refLike) : refLike;
   const m = await registry.getManifest(ref);
   return {

@@ -86,12 +86,17 @@ export function platformString(p: Platform): string {
  * Parses manifest bytes and settles the media type: the registry's Content-Type when it names a
  * manifest type, else the document's own `mediaType`, else its shape (OCI allows omitting it).
  */
-export function parseManifest(bytes: Uint8Array, contentType?: string): { manifest: Manifest; mediaType: string } {
+export function parseManifest(
+  bytes: Uint8Array,
+  contentType?: string,
+): { manifest: Manifest; mediaType: string } {
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (e) {
-    throw new GantryError('infrastructure', 'the registry returned a manifest that is not JSON', { cause: e });
+    throw new GantryError('infrastructure', 'the registry returned a manifest that is not JSON', {
+      cause: e,
+    });
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new GantryError('infrastructure', 'the registry returned a manifest that is not a JSON object');
@@ -109,7 +114,10 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): { manife
       ? header
       : (m.mediaType ?? (Array.isArray(m.manifests) ? MediaType.OciIndex : MediaType.OciManifest));
   if (!Array.isArray(m.manifests) && (typeof m.config !== 'object' || !Array.isArray(m.layers))) {
-    throw new GantryError('infrastructure', `manifest of type ${mediaType} has neither manifests nor config+layers`);
+    throw new GantryError(
+      'infrastructure',
+      `manifest of type ${mediaType} has neither manifests nor config+layers`,
+    );
   }
   return { manifest: doc as Manifest, mediaType };
 }

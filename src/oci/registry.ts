@@ -21,10 +21,31 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { GantryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { parseRetryAfter, retry } from '../core/retry.js';
-import { dockerConfigPath, lookupCredentials, mergeScopes, parseWwwAuthenticate, repositoryScope, type Credentials } from './auth.js';
+import {
+  dockerConfigPath,
+  lookupCredentials,
+  mergeScopes,
+  parseWwwAuthenticate,
+  repositoryScope,
+  type Credentials,
+} from './auth.js';
 import { digestHex, digestOf, parseDigest } from './digest.js';
-import { NodeHttpTransport, TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from './http.js';
-import { MANIFEST_MEDIA_TYPES, MediaType, isIndex, parseManifest, type Descriptor, type ImageIndex, type Manifest } from './manifest.js';
+import {
+  NodeHttpTransport,
+  TransportError,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpTransport,
+} from './http.js';
+import {
+  MANIFEST_MEDIA_TYPES,
+  MediaType,
+  isIndex,
+  parseManifest,
+  type Descriptor,
+  type ImageIndex,
+  type Manifest,
+} from './manifest.js';
 import { formatReference, parseReference, referenceName, type ImageReference } from './reference.js';
 
 export type RefLike = ImageReference | string;
@@ -171,7 +192,9 @@ function toBytes(b: Uint8Array | string): Uint8Array {
 function ociErrors(body: Buffer): string {
   try {
     const doc = JSON.parse(body.toString('utf8')) as { errors?: { code?: string; message?: string }[] };
-    const list = (doc.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
+    const list = (doc.errors ?? [])
+      .map((e) => [e.code, e.message].filter(Boolean).join(': '))
+      .filter(Boolean);
     return list.join('; ');
   } catch {
     return body.toString('utf8').slice(0, 200).trim();
@@ -226,7 +249,10 @@ export class RegistryClient implements Registry {
 
   /** GET /v2/: reachable, and which auth scheme the registry wants. */
   async ping(domain: string): Promise<{ auth: 'none' | 'basic' | 'bearer' }> {
-    const res = await this.call({ method: 'GET', domain, target: '/v2/', actions: [], what: `ping ${domain}` }, [200, 401]);
+    const res = await this.call(
+      { method: 'GET', domain, target: '/v2/', actions: [], what: `ping ${domain}` },
+      [200, 401],
+    );
     if (res.status === 200) return { auth: this.state(domain).scheme === 'basic' ? 'basic' : 'none' };
     const scheme = this.state(domain).scheme;
     return { auth: scheme === 'bearer' ? 'bearer' : scheme === 'basic' ? 'basic' : 'none' };
@@ -246,15 +272,24 @@ export class RegistryClient implements Registry {
         headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
         what,
       });
-      this.check(res, [200], { domain: ref.domain, repository: ref.path, what, notFound: `image ${formatReference(ref)} not found` });
+      this.check(res, [200], {
+        domain: ref.domain,
+        repository: ref.path,
+        what,
+        notFound: `image ${formatReference(ref)} not found`,
+      });
       const bytes = res.body;
       const digest = digestOf(bytes, ref.digest?.startsWith('sha512:') ? 'sha512' : 'sha256');
       if (ref.digest && digest !== ref.digest) {
-        throw new DigestMismatchError(`${what}: the content hashes to ${digest}, not the requested ${ref.digest}`);
+        throw new DigestMismatchError(
+          `${what}: the content hashes to ${digest}, not the requested ${ref.digest}`,
+        );
       }
       const claimed = res.headers['docker-content-digest'];
       if (!ref.digest && claimed && claimed.split(':')[0] === digest.split(':')[0] && claimed !== digest) {
-        throw new DigestMismatchError(`${what}: the content hashes to ${digest} but the registry says ${claimed}`);
+        throw new DigestMismatchError(
+          `${what}: the content hashes to ${digest} but the registry says ${claimed}`,
+        );
       }
       const { manifest, mediaType } = parseManifest(bytes, res.headers['content-type']);
       return { reference: { ...ref, digest }, digest, mediaType, size: bytes.length, bytes, manifest };
@@ -300,7 +335,10 @@ export class RegistryClient implements Registry {
     const bytes = toBytes(body);
     const digest = digestOf(bytes);
     if (ref.digest && ref.digest !== digest) {
-      throw new GantryError('input', `manifest content hashes to ${digest}, not ${ref.digest} as the reference says`);
+      throw new GantryError(
+        'input',
+        `manifest content hashes to ${digest}, not ${ref.digest} as the reference says`,
+      );
     }
     const type = mediaType ?? parseManifest(bytes).mediaType;
     const id = ref.tag ?? digest;
@@ -320,7 +358,10 @@ export class RegistryClient implements Registry {
     );
     const claimed = res.headers['docker-content-digest'];
     if (claimed && claimed.startsWith('sha256:') && claimed !== digest) {
-      throw new GantryError('infrastructure', `${what}: the registry stored ${claimed}, but the content hashes to ${digest}`);
+      throw new GantryError(
+        'infrastructure',
+        `${what}: the registry stored ${claimed}, but the content hashes to ${digest}`,
+      );
     }
     this.options.logger?.debug(`pushed manifest ${referenceName(ref)}@${digest} (${type})`);
     return digest;
@@ -368,7 +409,11 @@ export class RegistryClient implements Registry {
    * fresh upload session; the registry verifies the digest, so a broken attempt never leaves a
    * partial blob behind.
    */
-  async pushBlob(repoLike: RefLike, content: Uint8Array | string, options: PushBlobOptions = {}): Promise<BlobDescriptor> {
+  async pushBlob(
+    repoLike: RefLike,
+    content: Uint8Array | string,
+    options: PushBlobOptions = {},
+  ): Promise<BlobDescriptor> {
     const repo = toRef(repoLike);
     const bytes = toBytes(content);
     const digest = digestOf(bytes);
@@ -405,7 +450,10 @@ export class RegistryClient implements Registry {
           this.check(res, [202], { domain: repo.domain, repository: repo.path, what });
           const range = res.headers.range;
           if (range && range !== `0-${end - 1}`) {
-            throw new TransportError('ERANGE', `${what}: the registry has bytes ${range}, expected 0-${end - 1}`);
+            throw new TransportError(
+              'ERANGE',
+              `${what}: the registry has bytes ${range}, expected 0-${end - 1}`,
+            );
           }
           location = this.locationOf(res, location, what);
         }
@@ -424,10 +472,13 @@ export class RegistryClient implements Registry {
     const from = toRef(fromLike);
     parseDigest(digest);
     if (from.domain !== repo.domain) return false;
-    return this.retrying(`mount blob ${digest} from ${referenceName(from)} into ${referenceName(repo)}`, async () => {
-      const m = await this.startMount(repo, digest, from);
-      return m.mounted;
-    });
+    return this.retrying(
+      `mount blob ${digest} from ${referenceName(from)} into ${referenceName(repo)}`,
+      async () => {
+        const m = await this.startMount(repo, digest, from);
+        return m.mounted;
+      },
+    );
   }
 
   /** Downloads a blob and checks its digest. */
@@ -444,9 +495,18 @@ export class RegistryClient implements Registry {
         actions: ['pull'],
         what,
       });
-      this.check(res, [200], { domain: repo.domain, repository: repo.path, what, notFound: `blob ${digest} not found in ${referenceName(repo)}` });
-      const got = digestOf(res.body, digest.startsWith('sha512:') ? 'sha512' : digest.startsWith('sha384:') ? 'sha384' : 'sha256');
-      if (got !== digest) throw new DigestMismatchError(`${what}: received ${res.body.length} bytes hashing to ${got}`);
+      this.check(res, [200], {
+        domain: repo.domain,
+        repository: repo.path,
+        what,
+        notFound: `blob ${digest} not found in ${referenceName(repo)}`,
+      });
+      const got = digestOf(
+        res.body,
+        digest.startsWith('sha512:') ? 'sha512' : digest.startsWith('sha384:') ? 'sha384' : 'sha256',
+      );
+      if (got !== digest)
+        throw new DigestMismatchError(`${what}: received ${res.body.length} bytes hashing to ${got}`);
       return res.body;
     });
   }
@@ -455,7 +515,8 @@ export class RegistryClient implements Registry {
   async listTags(repoLike: RefLike, options: { pageSize?: number } = {}): Promise<string[]> {
     const repo = toRef(repoLike);
     const tags: string[] = [];
-    let target: string | undefined = `/v2/${repo.path}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
+    let target: string | undefined =
+      `/v2/${repo.path}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
     const seen = new Set<string>();
     while (target && !seen.has(target)) {
       seen.add(target);
@@ -488,7 +549,15 @@ export class RegistryClient implements Registry {
     const what = `GET referrers ${referenceName(subject)}@${digest}`;
     while (target) {
       const res = await this.call(
-        { method: 'GET', domain: subject.domain, repository: subject.path, target, actions: ['pull'], what, headers: { accept: MediaType.OciIndex } },
+        {
+          method: 'GET',
+          domain: subject.domain,
+          repository: subject.path,
+          target,
+          actions: ['pull'],
+          what,
+          headers: { accept: MediaType.OciIndex },
+        },
         [200, 404],
       );
       if (res.status === 404) {
@@ -563,7 +632,12 @@ export class RegistryClient implements Registry {
     return { mounted: false, location: this.locationOf(res, `/v2/${repo.path}/blobs/uploads/`, what) };
   }
 
-  private async finishUpload(repo: ImageReference, location: string, digest: string, body: Uint8Array): Promise<void> {
+  private async finishUpload(
+    repo: ImageReference,
+    location: string,
+    digest: string,
+    body: Uint8Array,
+  ): Promise<void> {
     const url = new URL(location, this.baseUrl(repo.domain));
     url.searchParams.set('digest', digest);
     const what = `PUT blob ${referenceName(repo)}@${digest}`;
@@ -586,8 +660,14 @@ export class RegistryClient implements Registry {
 
   private locationOf(res: HttpResponse, base: string, what: string): string {
     const loc = res.headers.location;
-    if (!loc) throw new GantryError('infrastructure', `${what}: the registry answered ${res.status} without a Location header`);
-    return loc.startsWith('http://') || loc.startsWith('https://') || loc.startsWith('/') ? loc : new URL(loc, `http://x${base}`).pathname;
+    if (!loc)
+      throw new GantryError(
+        'infrastructure',
+        `${what}: the registry answered ${res.status} without a Location header`,
+      );
+    return loc.startsWith('http://') || loc.startsWith('https://') || loc.startsWith('/')
+      ? loc
+      : new URL(loc, `http://x${base}`).pathname;
   }
 
   // --- HTTP, auth, retries -----------------------------------------------------------------------
@@ -634,7 +714,9 @@ export class RegistryClient implements Registry {
         return e instanceof DigestMismatchError;
       },
       onRetry: ({ attempt, delayMs, error }) =>
-        this.options.logger?.debug(`${what}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delayMs} ms`),
+        this.options.logger?.debug(
+          `${what}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delayMs} ms`,
+        ),
     });
   }
 
@@ -642,7 +724,12 @@ export class RegistryClient implements Registry {
   private call(op: Op, ok: number[], extra: { notFound?: string } = {}): Promise<HttpResponse> {
     return this.retrying(op.what, async () => {
       const res = await this.send(op);
-      this.check(res, ok, { domain: op.domain, what: op.what, ...(op.repository ? { repository: op.repository } : {}), ...extra });
+      this.check(res, ok, {
+        domain: op.domain,
+        what: op.what,
+        ...(op.repository ? { repository: op.repository } : {}),
+        ...extra,
+      });
       return res;
     });
   }
@@ -681,11 +768,18 @@ export class RegistryClient implements Registry {
       });
     }
     if (res.status === 404) {
-      throw new GantryError('not-found', `${ctx.notFound ?? ctx.what + ': not found'} (registry ${ctx.domain},${repo})${suffix}`, {
-        hint: `check the repository path and tag; a private repository may also answer 404 without credentials`,
-      });
+      throw new GantryError(
+        'not-found',
+        `${ctx.notFound ?? ctx.what + ': not found'} (registry ${ctx.domain},${repo})${suffix}`,
+        {
+          hint: `check the repository path and tag; a private repository may also answer 404 without credentials`,
+        },
+      );
     }
-    throw new GantryError('infrastructure', `${ctx.what}: registry ${ctx.domain}${repo} answered ${res.status}${suffix}`);
+    throw new GantryError(
+      'infrastructure',
+      `${ctx.what}: registry ${ctx.domain}${repo} answered ${res.status}${suffix}`,
+    );
   }
 
   /**
@@ -749,12 +843,22 @@ export class RegistryClient implements Registry {
     for (const s of scopes) realm.searchParams.append('scope', s);
     const creds = this.credentialsFor(domain);
     const headers: Record<string, string> = { 'user-agent': this.userAgent() };
-    if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    if (creds)
+      headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     const what = `token for ${scopes.join(' ') || domain} from ${realm.host}`;
     const res = await this.retrying(what, async () => {
-      const r = await this.transport.request({ method: 'GET', url: realm.toString(), headers, ...this.signalOpt() });
+      const r = await this.transport.request({
+        method: 'GET',
+        url: realm.toString(),
+        headers,
+        ...this.signalOpt(),
+      });
       if (r.status >= 500 || r.status === 429) {
-        throw new RetryableStatusError(`${what}: answered ${r.status}`, r.status, parseRetryAfter(r.headers['retry-after'], this.clock.now()));
+        throw new RetryableStatusError(
+          `${what}: answered ${r.status}`,
+          r.status,
+          parseRetryAfter(r.headers['retry-after'], this.clock.now()),
+        );
       }
       return r;
     });
@@ -762,7 +866,10 @@ export class RegistryClient implements Registry {
       this.check({ ...res, status: 401 }, [], { domain, what: `${what} (status ${res.status})` });
     }
     if (res.status !== 200) {
-      throw new GantryError('auth', `${what}: the token service answered ${res.status} (${ociErrors(res.body)})`);
+      throw new GantryError(
+        'auth',
+        `${what}: the token service answered ${res.status} (${ociErrors(res.body)})`,
+      );
     }
     let doc: { token?: string; access_token?: string; expires_in?: number };
     try {
@@ -795,7 +902,12 @@ export class RegistryClient implements Registry {
       });
       this.options.logger?.debug(`${op.method} ${url.toString()} → ${res.status}`);
       const loc = res.headers.location;
-      if ([301, 302, 303, 307, 308].includes(res.status) && loc && (op.method === 'GET' || op.method === 'HEAD') && hop < 5) {
+      if (
+        [301, 302, 303, 307, 308].includes(res.status) &&
+        loc &&
+        (op.method === 'GET' || op.method === 'HEAD') &&
+        hop < 5
+      ) {
         url = new URL(loc, url);
         continue;
       }

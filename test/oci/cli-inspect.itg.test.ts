@@ -55,9 +55,21 @@ describe('gantry inspect', () => {
     const out = JSON.parse(r.stdout) as { digest: string; platforms: unknown[]; size: number };
     expect(out.digest).toBe(index.digest);
     expect(out.platforms).toEqual(index.platforms);
-    const raw = await exec('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/cli/app:multi`]);
-    const doc = JSON.parse(raw.stdout) as { manifests: { digest: string; platform: { os: string; architecture: string } }[] };
-    expect(out.platforms).toEqual(doc.manifests.map((m) => ({ platform: `${m.platform.os}/${m.platform.architecture}`, digest: m.digest })));
+    const raw = await exec('skopeo', [
+      'inspect',
+      '--tls-verify=false',
+      '--raw',
+      `docker://${reg.host}/cli/app:multi`,
+    ]);
+    const doc = JSON.parse(raw.stdout) as {
+      manifests: { digest: string; platform: { os: string; architecture: string } }[];
+    };
+    expect(out.platforms).toEqual(
+      doc.manifests.map((m) => ({
+        platform: `${m.platform.os}/${m.platform.architecture}`,
+        digest: m.digest,
+      })),
+    );
     expect(out.size).toBe(Buffer.byteLength(raw.stdout.replace(/\n$/, '')));
     const human = await cli(['inspect', `${reg.host}/cli/app:multi`]);
     expect(human.stdout).toContain('linux/arm64');
@@ -100,16 +112,26 @@ describe('gantry inspect with credentials', () => {
   });
 
   it('reads the password from GANTRY_REGISTRY_PASSWORD with --username', async () => {
-    const r = await cli(['inspect', `${reg.host}/private/app:v1`, '--username', reg.username ?? '', '--json'], {
-      GANTRY_REGISTRY_PASSWORD: reg.password,
-    });
+    const r = await cli(
+      ['inspect', `${reg.host}/private/app:v1`, '--username', reg.username ?? '', '--json'],
+      {
+        GANTRY_REGISTRY_PASSWORD: reg.password,
+      },
+    );
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { digest: string }).digest).toBe(digest);
   });
 
   it('reads the password from stdin with --password-stdin', async () => {
     const r = await cli(
-      ['inspect', `${reg.host}/private/app:v1`, '--username', reg.username ?? '', '--password-stdin', '--json'],
+      [
+        'inspect',
+        `${reg.host}/private/app:v1`,
+        '--username',
+        reg.username ?? '',
+        '--password-stdin',
+        '--json',
+      ],
       {},
       `${reg.password}\n`,
     );

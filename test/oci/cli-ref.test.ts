@@ -16,7 +16,12 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
 
 const golden = JSON.parse(
   readFileSync(
-    fileURLToPath(new URL('../../../shared/conformance/distribution-reference/golden_outputs_generated.json', import.meta.url)),
+    fileURLToPath(
+      new URL(
+        '../../../shared/conformance/distribution-reference/golden_outputs_generated.json',
+        import.meta.url,
+      ),
+    ),
     'utf8',
   ),
 ) as {

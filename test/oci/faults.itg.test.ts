@@ -65,7 +65,11 @@ describe('registry client through a fault-injecting proxy', () => {
   });
 
   it('waits as long as a 429 Retry-After says', async () => {
-    proxy.inject({ fault: { kind: 'status', status: 429, retryAfter: '1' }, times: 1, match: { path: '/manifests/' } });
+    proxy.inject({
+      fault: { kind: 'status', status: 429, retryAfter: '1' },
+      times: 1,
+      match: { path: '/manifests/' },
+    });
     const started = Date.now();
     const m = await fast().getManifest(`${proxy.host}/fault/app:v1`);
     expect(m.digest).toBe(subject);
@@ -74,7 +78,11 @@ describe('registry client through a fault-injecting proxy', () => {
   });
 
   it('retries a manifest whose body was cut by a connection reset', async () => {
-    proxy.inject({ fault: { kind: 'reset-mid-body' }, times: 2, match: { method: 'GET', path: '/manifests/' } });
+    proxy.inject({
+      fault: { kind: 'reset-mid-body' },
+      times: 2,
+      match: { method: 'GET', path: '/manifests/' },
+    });
     const logger = new MemoryLogger();
     const m = await fast({ logger }).getManifest(`${proxy.host}/fault/app:v1`);
     expect(m.digest).toBe(subject);
@@ -85,7 +93,11 @@ describe('registry client through a fault-injecting proxy', () => {
   it('re-downloads a blob cut mid-body or corrupted, and returns only verified bytes', async () => {
     const bytes = randomBytes(200_000);
     const { digest } = await direct.pushBlob(`${reg.host}/fault/blobs`, bytes);
-    proxy.inject({ fault: { kind: 'reset-mid-body', fraction: 0.3 }, times: 1, match: { path: '/blobs/sha256' } });
+    proxy.inject({
+      fault: { kind: 'reset-mid-body', fraction: 0.3 },
+      times: 1,
+      match: { path: '/blobs/sha256' },
+    });
     proxy.inject({ fault: { kind: 'corrupt' }, times: 1, match: { path: '/blobs/sha256' } });
     const got = await fast().getBlob(`${proxy.host}/fault/blobs`, digest);
     expect(got.equals(bytes)).toBe(true);
@@ -111,11 +123,23 @@ describe('registry client through a fault-injecting proxy', () => {
   it('pushes a whole image through resets and 5xx on every kind of write, leaving a complete image', async () => {
     const built = buildTestIndex(['linux/amd64', 'linux/arm64'], { content: `faulty push ${Date.now()}` });
     const big = randomBytes(150_000);
-    proxy.inject({ fault: { kind: 'status', status: 500 }, times: 1, match: { method: 'POST', path: '/blobs/uploads/' } });
-    proxy.inject({ fault: { kind: 'reset', forward: true }, times: 1, match: { method: 'PUT', path: '/blobs/uploads/' } });
+    proxy.inject({
+      fault: { kind: 'status', status: 500 },
+      times: 1,
+      match: { method: 'POST', path: '/blobs/uploads/' },
+    });
+    proxy.inject({
+      fault: { kind: 'reset', forward: true },
+      times: 1,
+      match: { method: 'PUT', path: '/blobs/uploads/' },
+    });
     proxy.inject({ fault: { kind: 'reset' }, times: 1, match: { method: 'PATCH' } });
     proxy.inject({ fault: { kind: 'status', status: 502 }, times: 1, match: { method: 'PATCH' } });
-    proxy.inject({ fault: { kind: 'reset', forward: true }, times: 2, match: { method: 'PUT', path: '/manifests/' } });
+    proxy.inject({
+      fault: { kind: 'reset', forward: true },
+      times: 2,
+      match: { method: 'PUT', path: '/manifests/' },
+    });
     const c = fast();
     const repo = `${proxy.host}/fault/pushed`;
     await c.pushBlob(repo, big, { chunkSize: 40_000 });
@@ -123,7 +147,11 @@ describe('registry client through a fault-injecting proxy', () => {
       for (const b of [...img.layers, img.config]) await c.pushBlob(repo, b.bytes);
       await c.putManifest(`${repo}@${img.digest}`, img.manifest, img.mediaType);
     }
-    const digest = await c.putManifest(`${repo}:multi`, built.index, 'application/vnd.oci.image.index.v1+json');
+    const digest = await c.putManifest(
+      `${repo}:multi`,
+      built.index,
+      'application/vnd.oci.image.index.v1+json',
+    );
     expect(digest).toBe(built.digest);
     expect(proxy.pending()).toBe(0);
     // read back from the registry directly, not through the proxy
@@ -132,7 +160,8 @@ describe('registry client through a fault-injecting proxy', () => {
     expect((await direct.getManifest(`${target}:multi`)).digest).toBe(built.digest);
     for (const img of built.images) {
       expect((await direct.getManifest(`${target}@${img.digest}`)).digest).toBe(img.digest);
-      for (const b of [...img.layers, img.config]) expect((await direct.getBlob(target, b.digest)).length).toBe(b.size);
+      for (const b of [...img.layers, img.config])
+        expect((await direct.getBlob(target, b.digest)).length).toBe(b.size);
     }
   });
 
@@ -147,7 +176,11 @@ describe('registry client through a fault-injecting proxy', () => {
 
   it('recognises an upload that completed although its answer was lost', async () => {
     const bytes = randomBytes(30_000);
-    proxy.inject({ fault: { kind: 'reset', forward: true }, times: 1, match: { method: 'PUT', path: '/blobs/uploads/' } });
+    proxy.inject({
+      fault: { kind: 'reset', forward: true },
+      times: 1,
+      match: { method: 'PUT', path: '/blobs/uploads/' },
+    });
     const c = fast();
     await c.pushBlob(`${proxy.host}/fault/lost-answer`, bytes);
     // the forwarded PUT stored the blob; the retry's existence check finds it instead of re-uploading

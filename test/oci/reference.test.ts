@@ -30,7 +30,9 @@ import {
   type ImageReference,
 } from '../../src/oci/reference.js';
 
-const conformanceDir = fileURLToPath(new URL('../../../shared/conformance/distribution-reference/', import.meta.url));
+const conformanceDir = fileURLToPath(
+  new URL('../../../shared/conformance/distribution-reference/', import.meta.url),
+);
 
 interface GoError {
   error_var?: string;
@@ -82,7 +84,11 @@ const checkers: Record<string, (row: never) => void> = {
   'tables/TestMatch__tests.json': (row: { pattern: string; reference: string; expected: boolean }) => {
     expect(familiarMatch(row.pattern, parseAnyReference(row.reference))).toBe(row.expected);
   },
-  'tables/TestNormalizedSplitHostname__tests.json': (row: { input: string; domain: string; path: string }) => {
+  'tables/TestNormalizedSplitHostname__tests.json': (row: {
+    input: string;
+    domain: string;
+    path: string;
+  }) => {
     const n = parseNormalized(row.input);
     expect(n.domain).toBe(row.domain);
     expect(n.path).toBe(row.path);
@@ -105,7 +111,12 @@ const checkers: Record<string, (row: never) => void> = {
   'tables/TestParseDockerRef__tests.json': (row: { input: string; expected: string }) => {
     expect(formatReference(parseDockerRef(row.input))).toBe(row.expected);
   },
-  'tables/TestParseNamed__tests.json': (row: { input: string; domain: string; path: string; err: GoError | null }) => {
+  'tables/TestParseNamed__tests.json': (row: {
+    input: string;
+    domain: string;
+    path: string;
+    err: GoError | null;
+  }) => {
     if (row.err) {
       expectGoError(() => parseCanonical(row.input), row.err);
       return;
@@ -191,7 +202,12 @@ const checkers: Record<string, (row: never) => void> = {
   'tables/TestValidateRemoteName__validRepositoryNames.json': (row: string) => {
     expect(() => parseNormalized(row)).not.toThrow();
   },
-  'tables/TestWithDigest__tests.json': (row: { name: string; tag: string; digest: string; combined: string }) => {
+  'tables/TestWithDigest__tests.json': (row: {
+    name: string;
+    tag: string;
+    digest: string;
+    combined: string;
+  }) => {
     let n = withName(row.name);
     if (row.tag) n = withTag(n, row.tag);
     expect(formatReference(withDigest(n, row.digest))).toBe(row.combined);
@@ -199,7 +215,12 @@ const checkers: Record<string, (row: never) => void> = {
   'tables/TestWithNameFailure__tests.json': (row: { input: string; err: GoError }) => {
     expectGoError(() => withName(row.input), row.err);
   },
-  'tables/TestWithTag__tests.json': (row: { name: string; tag: string; digest: string; combined: string }) => {
+  'tables/TestWithTag__tests.json': (row: {
+    name: string;
+    tag: string;
+    digest: string;
+    combined: string;
+  }) => {
     let n = withName(row.name);
     if (row.digest) n = withDigest(n, row.digest);
     expect(formatReference(withTag(n, row.tag))).toBe(row.combined);
@@ -260,7 +281,10 @@ describe('golden outputs of the Go parsers', () => {
   } as const;
   it('covers the inputs', () => expect(golden.length).toBeGreaterThan(100));
   golden.forEach((row, i) => {
-    for (const [fn, parse] of Object.entries(parsers) as [keyof typeof parsers, (s: string) => ImageReference | DigestReference][]) {
+    for (const [fn, parse] of Object.entries(parsers) as [
+      keyof typeof parsers,
+      (s: string) => ImageReference | DigestReference,
+    ][]) {
       it(`${i} ${fn}(${JSON.stringify(row.input.slice(0, 80))})`, () => {
         const want = row[fn];
         if ('error_message' in want) {
@@ -298,7 +322,7 @@ describe('parseReference (gantry entry point)', () => {
       'invalid image reference "Registry.example.com/Team/App:1": invalid reference format: repository name (Team/App) must be lowercase',
     );
   });
-  it('rejects a wrong-length digest with go-digest\'s reason', () => {
+  it("rejects a wrong-length digest with go-digest's reason", () => {
     expect(() => parseReference('app@sha256:' + 'a'.repeat(40))).toThrow(/invalid checksum digest length/);
   });
 });

@@ -57,8 +57,13 @@ describe('anonymous registry', () => {
 
   it('stores config labels that a reader gets back from the config blob', async () => {
     const img = buildTestImage({ labels: { 'dev.gantry.sim/behavior': 'crashloop' }, content: 'labels' });
-    await pushTestImage(reg.url, 'team/labels', 'v1', { labels: { 'dev.gantry.sim/behavior': 'crashloop' }, content: 'labels' });
-    const config = JSON.parse((await client.getBlob(`${reg.host}/team/labels`, img.config.digest)).toString()) as {
+    await pushTestImage(reg.url, 'team/labels', 'v1', {
+      labels: { 'dev.gantry.sim/behavior': 'crashloop' },
+      content: 'labels',
+    });
+    const config = JSON.parse(
+      (await client.getBlob(`${reg.host}/team/labels`, img.config.digest)).toString(),
+    ) as {
       config: { Labels: Record<string, string> };
     };
     expect(config.config.Labels).toEqual({ 'dev.gantry.sim/behavior': 'crashloop' });
@@ -112,12 +117,25 @@ describe('anonymous registry', () => {
     const fallbackIndex = {
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
-      manifests: [{ mediaType: art.mediaType, digest: art.digest, size: art.manifest.length, artifactType: 'application/vnd.test' }],
+      manifests: [
+        {
+          mediaType: art.mediaType,
+          digest: art.digest,
+          size: art.manifest.length,
+          artifactType: 'application/vnd.test',
+        },
+      ],
     };
-    await client.putManifest(`${reg.host}/team/ref:${referrersTag(subject)}`, JSON.stringify(fallbackIndex), MediaType.OciIndex);
+    await client.putManifest(
+      `${reg.host}/team/ref:${referrersTag(subject)}`,
+      JSON.stringify(fallbackIndex),
+      MediaType.OciIndex,
+    );
     const refs = await client.getReferrers(`${reg.host}/team/ref:v1`);
     expect(refs.map((r) => r.digest)).toEqual([art.digest]);
-    expect(await client.getReferrers(`${reg.host}/team/ref@${subject}`, { artifactType: 'other' })).toEqual([]);
+    expect(await client.getReferrers(`${reg.host}/team/ref@${subject}`, { artifactType: 'other' })).toEqual(
+      [],
+    );
   });
 
   it('deletes a manifest by tag (resolving its digest)', async () => {
@@ -135,15 +153,31 @@ describe('anonymous registry', () => {
       ['multi', idx.digest],
     ] as const) {
       const ours = await inspectImage(client, `${reg.host}/team/skopeo:${tag}`);
-      const raw = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/team/skopeo:${tag}`]);
+      const raw = await skopeo([
+        'inspect',
+        '--tls-verify=false',
+        '--raw',
+        `docker://${reg.host}/team/skopeo:${tag}`,
+      ]);
       expect(ours.digest).toBe(want);
       expect(digestOf(Buffer.from(raw))).toBe(ours.digest);
       const info = JSON.parse(
-        await skopeo(['inspect', '--tls-verify=false', '--override-arch', 'amd64', `docker://${reg.host}/team/skopeo:${tag}`]),
+        await skopeo([
+          'inspect',
+          '--tls-verify=false',
+          '--override-arch',
+          'amd64',
+          `docker://${reg.host}/team/skopeo:${tag}`,
+        ]),
       ) as { Digest: string };
       expect(info.Digest).toBe(ours.digest);
-      const doc = JSON.parse(raw) as { manifests?: { digest: string; platform: { os: string; architecture: string } }[] };
-      const theirs = (doc.manifests ?? []).map((m) => ({ platform: `${m.platform.os}/${m.platform.architecture}`, digest: m.digest }));
+      const doc = JSON.parse(raw) as {
+        manifests?: { digest: string; platform: { os: string; architecture: string } }[];
+      };
+      const theirs = (doc.manifests ?? []).map((m) => ({
+        platform: `${m.platform.os}/${m.platform.architecture}`,
+        digest: m.digest,
+      }));
       expect(ours.platforms).toEqual(theirs);
     }
     const multi = await inspectImage(client, `${reg.host}/team/skopeo:multi`);
@@ -183,7 +217,11 @@ describe('htpasswd registry (Basic auth)', () => {
   });
 
   it('reports rejected credentials by user name, never the password', async () => {
-    const c = new RegistryClient({ credentials: { username: 'gantry', password: 'wrong-password' }, dockerConfig: false, env: {} });
+    const c = new RegistryClient({
+      credentials: { username: 'gantry', password: 'wrong-password' },
+      dockerConfig: false,
+      env: {},
+    });
     const e = await rejection(c.getManifest(`${reg.host}/private/app:v1`));
     expect(isGantryError(e, 'auth')).toBe(true);
     expect((e as Error).message).toContain('credentials of gantry were rejected');
@@ -199,7 +237,11 @@ describe('htpasswd registry (Basic auth)', () => {
     expect(await viaEnv.listTags(`${reg.host}/private/app`)).toEqual(['v1']);
     viaEnv.close();
     const auth = Buffer.from(`${reg.username}:${reg.password}`).toString('base64');
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ auths: { [`http://${reg.host}`]: { auth } } }), { mode: 0o600 });
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({ auths: { [`http://${reg.host}`]: { auth } } }),
+      { mode: 0o600 },
+    );
     const viaConfig = new RegistryClient({ env: { DOCKER_CONFIG: dir } });
     expect(await viaConfig.listTags(`${reg.host}/private/app`)).toEqual(['v1']);
     viaConfig.close();

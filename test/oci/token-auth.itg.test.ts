@@ -54,7 +54,11 @@ describe('token auth (distribution auth: token + test JWT issuer)', () => {
     const tokenRequests = transport.log.filter((l) => l.startsWith('GET /token'));
     // one token for repository:alice/app:pull,push serves every request of the push
     expect(tokenRequests).toHaveLength(1);
-    expect(issuer.requests.at(-1)).toEqual({ user: 'alice', scopes: ['repository:alice/app:pull,push'], status: 200 });
+    expect(issuer.requests.at(-1)).toEqual({
+      user: 'alice',
+      scopes: ['repository:alice/app:pull,push'],
+      status: 200,
+    });
     // pulling needs a different scope set: one more token, then cached
     await client.getManifest(`${reg.host}/alice/app:v1`);
     await client.getManifest(`${reg.host}/alice/app:v1`);
@@ -68,7 +72,11 @@ describe('token auth (distribution auth: token + test JWT issuer)', () => {
     const client = new RegistryClient({ dockerConfig: false, env: {} });
     const m = await client.getManifest(`${reg.host}/alice/multi:v1`);
     expect(m.mediaType).toBe('application/vnd.oci.image.index.v1+json');
-    expect(issuer.requests.at(-1)).toEqual({ user: undefined, scopes: ['repository:alice/multi:pull'], status: 200 });
+    expect(issuer.requests.at(-1)).toEqual({
+      user: undefined,
+      scopes: ['repository:alice/multi:pull'],
+      status: 200,
+    });
     client.close();
   });
 
@@ -111,7 +119,11 @@ describe('token auth (distribution auth: token + test JWT issuer)', () => {
   });
 
   it('reports wrong credentials rejected by the token service as an auth error', async () => {
-    const client = new RegistryClient({ credentials: { username: 'alice', password: 'nope-nope' }, dockerConfig: false, env: {} });
+    const client = new RegistryClient({
+      credentials: { username: 'alice', password: 'nope-nope' },
+      dockerConfig: false,
+      env: {},
+    });
     const e = await rejection(client.getManifest(`${reg.host}/alice/app:v1`));
     expect(isGantryError(e, 'auth')).toBe(true);
     expect((e as Error).message).toContain('alice');

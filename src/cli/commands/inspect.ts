@@ -13,13 +13,37 @@ import type { Command, CommandContext } from '../command.js';
  * that talk to a registry (`registryOptions`, `registryClientOptions`).
  */
 export const registryOptions: OptionSpec[] = [
-  { name: 'username', type: 'string', placeholder: 'user', description: 'registry user (password from GANTRY_REGISTRY_PASSWORD or --password-stdin)' },
+  {
+    name: 'username',
+    type: 'string',
+    placeholder: 'user',
+    description: 'registry user (password from GANTRY_REGISTRY_PASSWORD or --password-stdin)',
+  },
   { name: 'password-stdin', type: 'boolean', description: 'read the registry password from stdin' },
-  { name: 'password', type: 'string', secret: true, description: 'use GANTRY_REGISTRY_PASSWORD or --password-stdin' },
-  { name: 'plain-http', type: 'boolean', description: 'talk HTTP, not HTTPS (automatic for 127.0.0.1, ::1, localhost)' },
+  {
+    name: 'password',
+    type: 'string',
+    secret: true,
+    description: 'use GANTRY_REGISTRY_PASSWORD or --password-stdin',
+  },
+  {
+    name: 'plain-http',
+    type: 'boolean',
+    description: 'talk HTTP, not HTTPS (automatic for 127.0.0.1, ::1, localhost)',
+  },
   { name: 'insecure', type: 'boolean', description: 'accept any TLS certificate from the registry' },
-  { name: 'ca-file', type: 'string', placeholder: 'pem', description: 'extra CA certificate(s) to trust for the registry' },
-  { name: 'retries', type: 'string', placeholder: 'n', description: 'attempts per registry request for transient faults (default 5)' },
+  {
+    name: 'ca-file',
+    type: 'string',
+    placeholder: 'pem',
+    description: 'extra CA certificate(s) to trust for the registry',
+  },
+  {
+    name: 'retries',
+    type: 'string',
+    placeholder: 'n',
+    description: 'attempts per registry request for transient faults (default 5)',
+  },
 ];
 
 /** Registry client options from the shared flags; the password never comes from argv. */
@@ -28,16 +52,21 @@ export async function registryClientOptions(ctx: CommandContext): Promise<Regist
   const fromStdin = ctx.inputs.boolean('password-stdin', false);
   let password: string | undefined;
   if (fromStdin) {
-    if (!ctx.io.readStdin) throw new ConfigurationError('--password-stdin: stdin is not available', { input: '--password-stdin' });
+    if (!ctx.io.readStdin)
+      throw new ConfigurationError('--password-stdin: stdin is not available', { input: '--password-stdin' });
     password = (await ctx.io.readStdin()).replace(/\r?\n$/, '');
-    if (!password) throw new ConfigurationError('--password-stdin: stdin was empty', { input: '--password-stdin' });
+    if (!password)
+      throw new ConfigurationError('--password-stdin: stdin was empty', { input: '--password-stdin' });
   } else if (username) {
     password = ctx.io.env.GANTRY_REGISTRY_PASSWORD || undefined;
   }
   if (username && !password) {
-    throw new ConfigurationError('--username needs a password: set GANTRY_REGISTRY_PASSWORD or pass --password-stdin', {
-      input: '--username',
-    });
+    throw new ConfigurationError(
+      '--username needs a password: set GANTRY_REGISTRY_PASSWORD or pass --password-stdin',
+      {
+        input: '--username',
+      },
+    );
   }
   if (password && !username) {
     throw new ConfigurationError('--password-stdin needs --username', { input: '--password-stdin' });
@@ -78,7 +107,9 @@ export const inspectCommand: Command = {
   async run(ctx) {
     const [input, ...extra] = ctx.positionals;
     if (input === undefined || extra.length) {
-      throw new ConfigurationError('gantry inspect takes exactly one image reference', { input: 'image-ref' });
+      throw new ConfigurationError('gantry inspect takes exactly one image reference', {
+        input: 'image-ref',
+      });
     }
     const ref = parseReference(input);
     const client = new RegistryClient(await registryClientOptions(ctx));
@@ -91,7 +122,9 @@ export const inspectCommand: Command = {
           `  digest:    ${info.digest}`,
           `  mediaType: ${info.mediaType}`,
           `  size:      ${info.size}`,
-          ...(info.platforms.length ? ['  platforms:', ...info.platforms.map((p) => `    ${p.platform.padEnd(16)} ${p.digest}`)] : []),
+          ...(info.platforms.length
+            ? ['  platforms:', ...info.platforms.map((p) => `    ${p.platform.padEnd(16)} ${p.digest}`)]
+            : []),
         ].join('\n'),
       );
       return 0;

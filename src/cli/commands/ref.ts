@@ -1,9 +1,4 @@
-import {
-  familiarString,
-  formatReference,
-  parseReference,
-  referenceName,
-} from '../../oci/reference.js';
+import { familiarString, formatReference, parseReference, referenceName } from '../../oci/reference.js';
 import type { Command } from '../command.js';
 import { ConfigurationError } from '../../core/errors.js';
 
