@@ -336,6 +336,27 @@ describe('TLS', () => {
     }
   });
 
+  it('keeps the SNI on the URL host when a check overrides the Host header (as curl does)', async () => {
+    const server = await startServer(respond.text('ok'), {
+      host: '127.0.0.2',
+      tls: { key: pki.serverKey, cert: pki.serverCert },
+    });
+    const { report } = await smoke(
+      [
+        {
+          url: `https://${TLS_HOST}:${server.port}/`,
+          headers: { Host: 'vhost.internal' },
+          resolve: [`${TLS_HOST}:${server.port}:127.0.0.2`],
+          'consecutive-successes': 1,
+        },
+      ],
+      { caCert: pki.caCert },
+    );
+    expect(report.passed).toBe(true);
+    expect(server.requests[0]?.headers.host).toBe('vhost.internal');
+    expect(server.requests[0]?.servername).toBe(TLS_HOST);
+  });
+
   it('resolve with a target port reaches a node on another port for the default https port', async () => {
     const server = await startServer(respond.text('ok'), {
       host: '127.0.0.2',
