@@ -40,7 +40,24 @@ export class TransportError extends Error {
     this.name = 'TransportError';
     this.code = code;
   }
+
+  /** Failures no retry can fix: an unknown host name, a TLS certificate we do not trust. */
+  get permanent(): boolean {
+    return this.code === 'ENOTFOUND' || TLS_CERT_ERRORS.has(this.code);
+  }
 }
+
+const TLS_CERT_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+]);
 
 export interface NodeTransportOptions {
   /** Extra trusted CA certificates (PEM), added to Node's defaults. */

@@ -710,13 +710,24 @@ export class RegistryClient implements Registry {
         if (e instanceof RetryableStatusError) {
           return e.retryAfterMs === undefined ? true : { retry: true, retryAfterMs: e.retryAfterMs };
         }
-        if (e instanceof TransportError) return e.code !== 'ENOTFOUND' && e.code !== 'CERT_HAS_EXPIRED';
+        if (e instanceof TransportError) return !e.permanent;
         return e instanceof DigestMismatchError;
       },
       onRetry: ({ attempt, delayMs, error }) =>
         this.options.logger?.debug(
           `${what}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delayMs} ms`,
         ),
+    }).catch((e: unknown) => {
+      if (e instanceof TransportError && e.permanent) {
+        const tls = e.code !== 'ENOTFOUND';
+        throw new GantryError('infrastructure', `${what}: ${e.message}`, {
+          cause: e,
+          hint: tls
+            ? "the registry's TLS certificate is not trusted: give its CA with --ca-file (option `ca`), or --insecure to skip verification"
+            : 'check the registry host name',
+        });
+      }
+      throw e;
     });
   }
 

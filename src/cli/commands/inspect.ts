@@ -29,7 +29,7 @@ export const registryOptions: OptionSpec[] = [
   {
     name: 'plain-http',
     type: 'boolean',
-    description: 'talk HTTP, not HTTPS (automatic for 127.0.0.1, ::1, localhost)',
+    description: 'talk HTTP, not HTTPS (the default for 127.0.0.1, ::1, localhost; =false forces HTTPS)',
   },
   { name: 'insecure', type: 'boolean', description: 'accept any TLS certificate from the registry' },
   {
@@ -82,11 +82,12 @@ export async function registryClientOptions(ctx: CommandContext): Promise<Regist
     }
   }
   const retries = ctx.inputs.int('retries', 5, { min: 1, max: 20 });
+  const plainHttp = ctx.inputs.optionalBoolean('plain-http');
   return {
     env: ctx.io.env,
     logger: ctx.logger,
     ...(username && password ? { credentials: { username, password } } : {}),
-    ...(ctx.inputs.boolean('plain-http', false) ? { plainHttp: true } : {}),
+    ...(plainHttp !== undefined ? { plainHttp } : {}),
     ...(ctx.inputs.boolean('insecure', false) ? { insecureSkipVerify: true } : {}),
     ...(ca ? { ca } : {}),
     retry: { maxAttempts: retries },
