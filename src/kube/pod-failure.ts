@@ -40,7 +40,11 @@ export type FailureReason =
   /** gantry's own overall timeout ran out first. */
   | 'Timeout'
   /** The deployment disappeared while being rolled out. */
-  | 'Deleted';
+  | 'Deleted'
+  /** The migration Job failed before any Deployment changed. */
+  | 'MigrationFailed'
+  /** A patch could not be applied (the deploy stopped and restored). */
+  | 'PatchFailed';
 
 export interface PodFailure {
   reason: FailureReason;
