@@ -93,6 +93,7 @@ export interface Registry {
   getBlob(repo: RefLike, digest: string): Promise<Buffer>;
   listTags(repo: RefLike): Promise<string[]>;
   getReferrers(subject: RefLike, options?: { artifactType?: string }): Promise<Descriptor[]>;
+  putReferrer(subject: RefLike, body: Uint8Array | string, mediaType?: string): Promise<string>;
 }
 
 export interface RegistryRetryOptions {
@@ -331,6 +332,14 @@ export class RegistryClient implements Registry {
    * computed digest; a registry that reports a different one is an error.
    */
   async putManifest(refLike: RefLike, body: Uint8Array | string, mediaType?: string): Promise<string> {
+    return (await this.putManifestWithHeaders(refLike, body, mediaType)).digest;
+  }
+
+  private async putManifestWithHeaders(
+    refLike: RefLike,
+    body: Uint8Array | string,
+    mediaType?: string,
+  ): Promise<{ digest: string; headers: HttpResponse['headers'] }> {
     const ref = toRef(refLike);
     const bytes = toBytes(body);
     const digest = digestOf(bytes);
@@ -364,6 +373,57 @@ export class RegistryClient implements Registry {
       );
     }
     this.options.logger?.debug(`pushed manifest ${referenceName(ref)}@${digest} (${type})`);
+    return { digest, headers: res.headers };
+  }
+
+  /**
+   * Pushes a manifest whose `subject` is `subject` (a signature, SBOM, attestation …) by digest, and
+   * makes it findable by `getReferrers`: a registry with the referrers API confirms with an
+   * `OCI-Subject` header; otherwise the `sha256-<hex>` tag-schema index is updated (read, append
+   * if absent, write). Concurrent writers of the same fallback index can race; last write wins.
+   */
+  async putReferrer(subjectLike: RefLike, body: Uint8Array | string, mediaType?: string): Promise<string> {
+    const subject = toRef(subjectLike);
+    const bytes = toBytes(body);
+    const { manifest, mediaType: type } = parseManifest(bytes);
+    const subjectDigest = subject.digest ?? (await this.resolveDigest(subject));
+    if (manifest.subject?.digest !== subjectDigest) {
+      throw new GantryError(
+        'input',
+        `the referrer's subject is ${manifest.subject?.digest ?? 'missing'}, not ${subjectDigest}`,
+      );
+    }
+    const repo: ImageReference = { domain: subject.domain, path: subject.path };
+    const { digest, headers } = await this.putManifestWithHeaders(
+      { ...repo, digest: digestOf(bytes) },
+      bytes,
+      mediaType ?? type,
+    );
+    if (headers['oci-subject'] === subjectDigest) return digest;
+    const artifactType = manifest.artifactType ?? (isIndex(manifest) ? undefined : manifest.config.mediaType);
+    const entry: Descriptor = {
+      mediaType: mediaType ?? type,
+      digest,
+      size: bytes.length,
+      ...(artifactType ? { artifactType } : {}),
+      ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
+    };
+    const tagRef: ImageReference = { ...repo, tag: referrersTag(subjectDigest) };
+    let existing: Descriptor[] = [];
+    try {
+      const current = await this.getManifest(tagRef);
+      existing = isIndex(current.manifest) ? current.manifest.manifests : [];
+    } catch (e) {
+      if (!(e instanceof GantryError && e.code === 'not-found')) throw e;
+    }
+    if (existing.some((d) => d.digest === digest)) return digest;
+    const index: ImageIndex = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: [...existing, entry],
+    };
+    await this.putManifest(tagRef, JSON.stringify(index), MediaType.OciIndex);
+    this.options.logger?.debug(`added ${digest} to the referrers tag ${tagRef.tag}`);
     return digest;
   }
 

@@ -138,6 +138,36 @@ describe('anonymous registry', () => {
     );
   });
 
+  it('attaches referrers through the tag fallback and finds them again', async () => {
+    const subject = await pushTestImage(reg.url, 'team/attach', 'v1', { content: 'attach subject' });
+    const empty = Buffer.from('{}');
+    await client.pushBlob(`${reg.host}/team/attach`, empty);
+    const referrer = (n: number): string =>
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        artifactType: 'application/vnd.gantry.test',
+        config: { mediaType: MediaType.OciEmpty, digest: digestOf(empty), size: 2 },
+        layers: [],
+        subject: { mediaType: MediaType.OciManifest, digest: subject, size: 1 },
+        annotations: { n: String(n) },
+      });
+    const d1 = await client.putReferrer(`${reg.host}/team/attach:v1`, referrer(1));
+    const d2 = await client.putReferrer(`${reg.host}/team/attach@${subject}`, referrer(2));
+    expect(await client.putReferrer(`${reg.host}/team/attach@${subject}`, referrer(2))).toBe(d2);
+    const found = await client.getReferrers(`${reg.host}/team/attach@${subject}`, {
+      artifactType: 'application/vnd.gantry.test',
+    });
+    expect(found.map((d) => [d.digest, d.annotations?.n])).toEqual([
+      [d1, '1'],
+      [d2, '2'],
+    ]);
+    const wrong = await rejection(
+      client.putReferrer(`${reg.host}/team/attach@${digestOf('x')}`, referrer(3)),
+    );
+    expect(isGantryError(wrong, 'input')).toBe(true);
+  });
+
   it('deletes a manifest by tag (resolving its digest)', async () => {
     await pushTestImage(reg.url, 'team/del', 'v1', { content: 'to delete' });
     await client.deleteManifest(`${reg.host}/team/del:v1`);
