@@ -29,6 +29,12 @@
  *       readyMs?:  patch → rollout complete
  *     }]
  *     failure?: { deployment, pod?, container?, reason, message }
+ *     kind?:        'deploy' (absent = deploy) | 'rollback'
+ *     reason?:      why (rollback records: the operator's or the pipeline's reason)
+ *     target?:      rollback records: the `to` asked for (previous, revision:3, sha:…, last-good, image:…)
+ *     rollbackOf?:  rollback records: ids of the deploy records it reverted
+ *     rolledBackBy?: deploy records: id of the rollback record that reverted it (its reverted
+ *                  deployments then carry result 'rolled-back'; the run result too once all are)
  *   }
  *
  * "Last good" for a Deployment = the newest record with result 'succeeded' listing it; its
@@ -77,6 +83,36 @@ export interface HistoryRecord {
   changeCause: string;
   deployments: HistoryDeployment[];
   failure?: { deployment: string; pod?: string; container?: string; reason: string; message: string };
+  /** Absent = 'deploy'. */
+  kind?: 'deploy' | 'rollback';
+  reason?: string;
+  /** Rollback records: the `to` that was asked for. */
+  target?: string;
+  /** Rollback records: ids of the deploy records reverted. */
+  rollbackOf?: string[];
+  /** Deploy records: the rollback record that reverted (some of) its deployments. */
+  rolledBackBy?: string;
+}
+
+/** Which deployments of which deploy record a rollback reverted. */
+export interface RolledBackMark {
+  id: string;
+  deployments: string[];
+}
+
+/**
+ * Pure: the records with the given deployments of the given deploy records marked 'rolled-back'
+ * (so "last good" never picks them); a record whose changed deployments are all rolled back gets
+ * the run result 'rolled-back' too.
+ */
+export function markRolledBack(records: readonly HistoryRecord[], marks: readonly RolledBackMark[], by: string): HistoryRecord[] {
+  return records.map((r) => {
+    const mark = marks.find((m) => m.id === r.id);
+    if (!mark) return r;
+    const deployments = r.deployments.map((d) => (mark.deployments.includes(d.name) && d.changed ? { ...d, result: 'rolled-back' as const } : d));
+    const all = deployments.filter((d) => d.changed).every((d) => d.result === 'rolled-back');
+    return { ...r, deployments, rolledBackBy: by, ...(all ? { result: 'rolled-back' as const } : {}) };
+  });
 }
 
 /** Parses the records of a history ConfigMap; a damaged one yields [] rather than blocking deploys. */
@@ -110,7 +146,7 @@ export function appendHistory(
 export function lastGood(records: readonly HistoryRecord[], deployment: string): HistoryRecord | undefined {
   for (let i = records.length - 1; i >= 0; i--) {
     const r = records[i];
-    if (r?.result === 'succeeded' && r.deployments.some((d) => d.name === deployment && d.result !== 'not-started')) return r;
+    if (r?.result === 'succeeded' && r.deployments.some((d) => d.name === deployment && d.result !== 'not-started' && d.result !== 'rolled-back')) return r;
   }
   return undefined;
 }
@@ -123,7 +159,7 @@ export async function recordHistory(
   client: KubeClient,
   namespace: string,
   record: HistoryRecord,
-  options: { limit?: number; logger?: Logger; signal?: AbortSignal } = {},
+  options: { limit?: number; logger?: Logger; signal?: AbortSignal; markRolledBack?: readonly RolledBackMark[] } = {},
 ): Promise<void> {
   const path = resourcePath('configmaps', namespace, HISTORY_CONFIGMAP);
   await retryKube(
@@ -134,7 +170,9 @@ export async function recordHistory(
       } catch (e) {
         if (!(e instanceof KubeApiError && e.status === 404)) throw e;
       }
-      const data = appendHistory(readHistory(cm), record, options.limit);
+      const existing = readHistory(cm);
+      const marked = options.markRolledBack?.length ? markRolledBack(existing, options.markRolledBack, record.id) : existing;
+      const data = appendHistory(marked, record, options.limit);
       if (!cm) {
         await client.request({
           method: 'POST',
