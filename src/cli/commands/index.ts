@@ -5,13 +5,15 @@
 import type { Command } from '../command.js';
 import { buildCommand } from './build.js';
 import { demoCommand } from './demo.js';
+import { deployCommand } from './deploy.js';
 import { generateKeyPairCommand } from './generate-key-pair.js';
 import { inspectCommand } from './inspect.js';
 import { refCommand } from './ref.js';
+import { rolloutStatusCommand } from './rollout-status.js';
 import { sandboxCommand } from './sandbox.js';
 import { signCommand } from './sign.js';
 import { smokeCommand } from './smoke.js';
 import { verifyBlobCommand } from './verify-blob.js';
 import { verifyCommand } from './verify.js';
 
-export const commands: Command[] = [sandboxCommand, demoCommand, smokeCommand, buildCommand, signCommand, verifyCommand, verifyBlobCommand, generateKeyPairCommand, refCommand, inspectCommand];
+export const commands: Command[] = [sandboxCommand, demoCommand, smokeCommand, buildCommand, signCommand, verifyCommand, verifyBlobCommand, generateKeyPairCommand, refCommand, inspectCommand, deployCommand, rolloutStatusCommand];
