@@ -113,3 +113,80 @@ function checkValidityStarts(root: unknown): void {
   ].some((v) => !v?.start);
   if (missing) throw new ConfigurationError('the trusted root has a key or authority without a validity start');
 }
+
+/** What cosign needs from a trusted root for legacy keyless signatures. */
+export interface TrustedRootMaterial {
+  /** Fulcio root certificates (PEM), one per certificate authority. */
+  roots: string[];
+  /** Fulcio intermediates (PEM). */
+  intermediates: string[];
+  /** Rekor public keys. */
+  rekorKeys: KeyObject[];
+}
+
+/** Fulcio CA certificates and Rekor keys out of a Sigstore trusted_root.json. */
+export function trustedRootMaterial(root: unknown): TrustedRootMaterial {
+  const r = root as {
+    certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[];
+    tlogs?: { publicKey?: { rawBytes?: string } }[];
+  };
+  const pem = (b64: string): string => `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+  const chains = (r.certificateAuthorities ?? []).map((ca) => (ca.certChain?.certificates ?? []).map((c) => c.rawBytes ?? ''));
+  return {
+    roots: chains.map((c) => pem(c[c.length - 1] ?? '')),
+    intermediates: chains.flatMap((c) => c.slice(0, -1).map(pem)),
+    rekorKeys: (r.tlogs ?? [])
+      .map((t) => t.publicKey?.rawBytes)
+      .filter((b): b is string => typeof b === 'string')
+      .map((b) => createPublicKey({ key: Buffer.from(b, 'base64'), format: 'der', type: 'spki' })),
+  };
+}
+
+/**
+ * cosign's legacy layer annotations for a keyless message-signature bundle (what `cosign sign`
+ * writes after Fulcio + Rekor): the signature, the Fulcio certificate (and chain when the bundle
+ * has one), and the Rekor SET as `{SignedEntryTimestamp, Payload:{body, integratedTime, logIndex,
+ * logID}}`.
+ */
+export function legacyAnnotationsFromBundle(bundleJson: unknown): Record<string, string> {
+  const b = bundleJson as {
+    messageSignature?: { signature?: string };
+    verificationMaterial?: {
+      certificate?: { rawBytes?: string };
+      x509CertificateChain?: { certificates?: { rawBytes?: string }[] };
+      tlogEntries?: {
+        logIndex?: string;
+        logId?: { keyId?: string };
+        integratedTime?: string;
+        inclusionPromise?: { signedEntryTimestamp?: string };
+        canonicalizedBody?: string;
+      }[];
+    };
+  };
+  const sig = b.messageSignature?.signature;
+  const vm = b.verificationMaterial;
+  const certs = vm?.certificate?.rawBytes ? [vm.certificate.rawBytes] : (vm?.x509CertificateChain?.certificates ?? []).map((c) => c.rawBytes ?? '');
+  if (!sig || certs.length === 0) throw new GantryError('signature-invalid', 'the bundle has no message signature with a certificate');
+  const pem = (b64: string): string => {
+    const lines = b64.match(/.{1,64}/g) ?? [];
+    return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+  };
+  const out: Record<string, string> = {
+    'dev.cosignproject.cosign/signature': sig,
+    'dev.sigstore.cosign/certificate': pem(certs[0] ?? ''),
+  };
+  if (certs.length > 1) out['dev.sigstore.cosign/chain'] = certs.slice(1).map(pem).join('');
+  const entry = vm?.tlogEntries?.[0];
+  if (entry?.inclusionPromise?.signedEntryTimestamp && entry.canonicalizedBody) {
+    out['dev.sigstore.cosign/bundle'] = JSON.stringify({
+      SignedEntryTimestamp: entry.inclusionPromise.signedEntryTimestamp,
+      Payload: {
+        body: entry.canonicalizedBody,
+        integratedTime: Number(entry.integratedTime),
+        logIndex: Number(entry.logIndex),
+        logID: Buffer.from(entry.logId?.keyId ?? '', 'base64').toString('hex'),
+      },
+    });
+  }
+  return out;
+}

@@ -4,10 +4,11 @@
  * first request, so a bad input or a wrong password pushes nothing.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigurationError, errorMessage } from '../core/errors.js';
+import { ConfigurationError, GantryError, errorMessage } from '../core/errors.js';
+import { legacyAnnotationsFromBundle, trustedRootMaterial } from './bundle.js';
 import type { Logger } from '../core/logging.js';
 import type { Inputs } from '../core/inputs.js';
-import { chooseSigningMode, readSignInputs, readVerifyInputs, type SignInputs, type VerifyInputs } from './inputs.js';
+import { chooseSigningMode, fetchOidcToken, readSignInputs, readVerifyInputs, type SignInputs, type VerifyInputs } from './inputs.js';
 import { loadSigningKey, loadVerificationKey } from './keys.js';
 import { defaultSignatureRegistry } from './oci-registry.js';
 import type { SignatureRegistry } from './registry.js';
@@ -38,10 +39,27 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
   if (inputs.key?.includes('-----BEGIN')) ctx.logger.mask(inputs.key);
   for (const image of inputs.images) parseImageInput(image);
   const mode = chooseSigningMode(inputs.mode, inputs.key, ctx.env);
+  const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   if (mode === 'keyless') {
-    throw new ConfigurationError(
-      'keyless signing needs the public Sigstore services (Fulcio and Rekor), which this runner cannot reach',
-      { input: 'mode', hint: 'sign with a key: set "key" and "password" (mode: key)' },
+    if (inputs.format === 'bundle') {
+      throw new ConfigurationError('format "bundle" is not supported yet; use format: legacy', { input: 'format' });
+    }
+    const token = await fetchOidcToken(ctx.env);
+    ctx.logger.mask(token);
+    const keyless = async (payload: Buffer): Promise<Record<string, string>> => {
+      const { sign } = await import('sigstore');
+      try {
+        const bundle = await sign(payload, { fulcioURL: inputs.fulcioUrl, rekorURL: inputs.rekorUrl, identityToken: token });
+        return legacyAnnotationsFromBundle(bundle);
+      } catch (e) {
+        throw new GantryError('infrastructure', `keyless signing via ${inputs.fulcioUrl} and ${inputs.rekorUrl} failed: ${errorMessage(e)}`, {
+          cause: e,
+          hint: 'check that Fulcio and Rekor are reachable, or sign with a key (mode: key)',
+        });
+      }
+    };
+    return ctx.logger.group('sign (keyless)', () =>
+      signImages({ registry, images: inputs.images, keyless, annotations: inputs.annotations, recursive: inputs.recursive, logger: ctx.logger }),
     );
   }
   if (inputs.format === 'bundle') {
@@ -55,7 +73,6 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
     return k;
   });
   key.catch(() => undefined); // handled where it is awaited; avoid an unhandled rejection meanwhile
-  const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   return ctx.logger.group('sign', () =>
     signImages({
       registry,
@@ -81,7 +98,7 @@ export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<
         input: 'trusted-root',
       });
     }
-    policy.certificate = await certificatePolicyFromTrustedRoot(inputs);
+    Object.assign(policy, await certificatePolicyFromTrustedRoot(inputs));
   }
   const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   const results = await ctx.logger.group('verify', () => verifyImages(registry, inputs.images, policy));
@@ -95,28 +112,33 @@ export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<
   return results;
 }
 
-/** Fulcio CA certificates and identity constraints from a Sigstore trusted root file. */
-async function certificatePolicyFromTrustedRoot(inputs: VerifyInputs): Promise<ImageVerificationPolicy['certificate']> {
-  let root: { certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[] };
+/** Fulcio CA certificates, Rekor keys and identity constraints from a Sigstore trusted root file. */
+async function certificatePolicyFromTrustedRoot(
+  inputs: VerifyInputs,
+): Promise<Pick<ImageVerificationPolicy, 'certificate' | 'rekorKeys'>> {
+  let root: unknown;
   try {
-    root = JSON.parse(await readFile(inputs.trustedRoot ?? '', 'utf8')) as typeof root;
+    root = JSON.parse(await readFile(inputs.trustedRoot ?? '', 'utf8'));
   } catch (e) {
     throw new ConfigurationError(`trusted-root ${inputs.trustedRoot ?? ''} cannot be read: ${errorMessage(e)}`, {
       input: 'trusted-root',
     });
   }
-  const pem = (b64: string): string => `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
-  const chains = (root.certificateAuthorities ?? []).map((ca) => (ca.certChain?.certificates ?? []).map((c) => c.rawBytes ?? ''));
+  const material = trustedRootMaterial(root);
   const regexp = (s: string | undefined): RegExp | undefined => (s === undefined ? undefined : new RegExp(`^(?:${s})$`));
   return {
-    roots: chains.map((c) => pem(c[c.length - 1] ?? '')),
-    intermediates: chains.flatMap((c) => c.slice(0, -1).map(pem)),
-    identities: [
-      {
-        subject: inputs.certificateIdentity ?? regexp(inputs.certificateIdentityRegexp),
-        issuer: inputs.certificateOidcIssuer ?? regexp(inputs.certificateOidcIssuerRegexp),
-      },
-    ],
+    certificate: {
+      roots: material.roots,
+      intermediates: material.intermediates,
+      identities: [
+        {
+          subject: inputs.certificateIdentity ?? regexp(inputs.certificateIdentityRegexp),
+          issuer: inputs.certificateOidcIssuer ?? regexp(inputs.certificateOidcIssuerRegexp),
+        },
+      ],
+    },
+    // keyless signatures are only as good as their transparency log entry: require the SET
+    rekorKeys: material.rekorKeys,
   };
 }
 

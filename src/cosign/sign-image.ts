@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { GantryError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { formatReference, type ImageReference } from '../oci/reference.js';
-import type { SigningKey } from './keys.js';
+import { parsePublicKey, type SigningKey, type VerificationKey } from './keys.js';
 import { buildSignatureManifest, OCI_MANIFEST_MEDIA_TYPE, parseSignatureManifest, signatureTag } from './layout.js';
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
 import type { FetchedManifest, SignatureRegistry } from './registry.js';
 import { signBytes, verifyBytes } from './signature.js';
 import { parseImageInput, verifySignaturesOf } from './verify-image.js';
-import { SIGNATURE_ANNOTATION } from './verify-signature.js';
+import { CERTIFICATE_ANNOTATION, SIGNATURE_ANNOTATION } from './verify-signature.js';
 
 export interface SignImagesOptions {
   registry: SignatureRegistry;
@@ -25,7 +25,12 @@ export interface SignImagesOptions {
    * the registry reads (resolve digests, fetch signature manifests) overlap it. Nothing is pushed
    * before it resolves; if it rejects, its error is thrown and nothing is pushed.
    */
-  key: SigningKey | Promise<SigningKey>;
+  key?: SigningKey | Promise<SigningKey>;
+  /**
+   * Keyless instead of a key: signs a payload (Fulcio certificate + Rekor entry) and returns the
+   * layer annotations cosign writes (signature, certificate, chain, bundle).
+   */
+  keyless?: (payload: Buffer) => Promise<Record<string, string>>;
   /** Into the payload's `optional` (cosign `-a k=v`). */
   annotations?: Record<string, string>;
   /** For an index: also sign every manifest it lists. */
@@ -78,6 +83,7 @@ export async function signImages(opts: SignImagesOptions): Promise<SignedImage[]
     }),
   );
   // A key problem (wrong password, unreadable file) is reported first: it is the user's to fix.
+  if (!opts.key && !opts.keyless) throw new GantryError('configuration', 'no signing key and no keyless signer');
   const [keyResult, planResult] = await Promise.allSettled([Promise.resolve(opts.key), planning]);
   if (keyResult.status === 'rejected') throw keyResult.reason;
   if (planResult.status === 'rejected') throw planResult.reason;
@@ -94,7 +100,7 @@ interface SignTarget {
 }
 
 async function signDigest(
-  opts: SignImagesOptions & { key: SigningKey },
+  opts: SignImagesOptions & { key: SigningKey | undefined },
   { image, ref, digest, existing }: SignTarget,
 ): Promise<SignedImage> {
   const repo: ImageReference = { domain: ref.domain, path: ref.path };
@@ -111,17 +117,23 @@ async function signDigest(
       l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE &&
       l.digest === payloadDigest &&
       sig !== undefined &&
+      opts.key !== undefined &&
       verifyBytes(opts.key, payload, Buffer.from(sig, 'base64'))
     );
   });
   let pushed = false;
   let signatureB64: string;
+  let certificatePem: string | undefined;
   if (dupe && existing) {
     signatureB64 = dupe.annotations?.[SIGNATURE_ANNOTATION] ?? '';
     opts.logger?.info(`${formatReference({ ...repo, digest })} is already signed by this key; kept ${tagRef.tag}`);
   } else {
-    signatureB64 = signBytes(opts.key, payload).toString('base64');
-    const built = buildSignatureManifest(existingLayers, [{ payload, annotations: { [SIGNATURE_ANNOTATION]: signatureB64 } }]);
+    const annotations = opts.key
+      ? { [SIGNATURE_ANNOTATION]: signBytes(opts.key, payload).toString('base64') }
+      : await (opts.keyless as NonNullable<SignImagesOptions['keyless']>)(payload);
+    signatureB64 = annotations[SIGNATURE_ANNOTATION] ?? '';
+    certificatePem = annotations[CERTIFICATE_ANNOTATION];
+    const built = buildSignatureManifest(existingLayers, [{ payload, annotations }]);
     await Promise.all([...built.newBlobs, built.config].map((blob) => opts.registry.putBlob(repo, blob)));
     await opts.registry.putManifest(repo, tagRef.tag, built.manifest, OCI_MANIFEST_MEDIA_TYPE);
     pushed = true;
@@ -136,7 +148,7 @@ async function signDigest(
     opts.registry,
     ref,
     digest,
-    { keys: [{ publicKey: opts.key.publicKey, algorithm: opts.key.algorithm, source: opts.key.source }] },
+    { keys: [readBackKey(opts.key, certificatePem)] },
     undefined,
     signatureB64,
   );
@@ -148,4 +160,11 @@ async function signDigest(
     );
   }
   return { image, digest, 'signature-ref': ours.signatureRef, pushed };
+}
+
+/** The key the read-back check uses: ours, or the public key of the Fulcio certificate we got. */
+function readBackKey(key: SigningKey | undefined, certificatePem: string | undefined): VerificationKey {
+  if (key) return { publicKey: key.publicKey, algorithm: key.algorithm, source: key.source };
+  if (!certificatePem) throw new GantryError('infrastructure', 'the keyless signer returned no certificate');
+  return parsePublicKey(certificatePem, 'the signing certificate');
 }

@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { Inputs, envInputSource } from '../../src/core/inputs.js';
+import { MemoryLogger } from '../../src/core/logging.js';
+import { signImageAction, verifyImageAction } from '../../src/cosign/run.js';
 import { signatureTag } from '../../src/cosign/layout.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
 import { cosign, cosignSign, cosignVerify, getManifestBytes, pushImage } from './helpers.js';
@@ -127,5 +130,62 @@ describe('gantry generate-key-pair / sign / verify / verify-blob', () => {
     writeFileSync(join(dir, 'blob.sig'), signBlob(key, readFileSync(blob)));
     const r = await cosign(['verify-blob', '--key', join(dir, 'g.pub'), '--signature', join(dir, 'blob.sig'), '--insecure-ignore-tlog', blob]);
     expect(r.exitCode, r.stderr).toBe(0);
+  });
+});
+
+describe('sign-image / verify-image action bodies', () => {
+  function actionCtx(env: Record<string, string>) {
+    const outputs: Record<string, unknown> = {};
+    return {
+      outputs,
+      ctx: {
+        inputs: new Inputs(envInputSource(env)),
+        logger: new MemoryLogger(),
+        env,
+        setOutput: (name: string, value: unknown) => {
+          outputs[name] = value;
+        },
+      },
+    };
+  }
+
+  it('signs with an inline PEM key and password inputs; the signatures output lists digest and signature-ref', async () => {
+    const digest = await pushImage(reg.url, 'act-sign', 'v1');
+    const { ctx, outputs } = actionCtx({
+      INPUT_IMAGES: `${reg.host}/act-sign:v1`,
+      INPUT_KEY: readFileSync(join(dir, 'g.key'), 'utf8'),
+      INPUT_PASSWORD: 'pw',
+    });
+    expect(await signImageAction(ctx)).toBe(0);
+    expect(outputs.signatures).toEqual([
+      { image: `${reg.host}/act-sign:v1`, digest, 'signature-ref': expect.stringContaining(`${reg.host}/act-sign:${signatureTag(digest)}@sha256:`) as unknown },
+    ]);
+    expect(JSON.stringify(ctx.logger.records)).not.toContain('ENCRYPTED SIGSTORE PRIVATE KEY');
+    expect((await cosignVerify(join(dir, 'g.pub'), `${reg.host}/act-sign@${digest}`)).exitCode).toBe(0);
+
+    const verify = actionCtx({ INPUT_IMAGES: `${reg.host}/act-sign:v1`, INPUT_KEY: readFileSync(join(dir, 'g.pub'), 'utf8') });
+    expect(await verifyImageAction(verify.ctx)).toBe(0);
+    expect(verify.outputs.verified).toBe(true);
+    await pushImage(reg.url, 'act-sign', 'unsigned');
+    const bad = actionCtx({ INPUT_IMAGES: `${reg.host}/act-sign:unsigned`, INPUT_KEY: join(dir, 'g.pub') });
+    expect(await verifyImageAction(bad.ctx)).toBe(1);
+    expect(bad.outputs.verified).toBe(false);
+  });
+
+  it('mode auto with an OIDC token and no key goes keyless; an unreachable Fulcio is an infrastructure error and nothing is pushed', async () => {
+    const digest = await pushImage(reg.url, 'act-keyless', 'v1');
+    const { ctx } = actionCtx({
+      INPUT_IMAGES: `${reg.host}/act-keyless:v1`,
+      'INPUT_FULCIO-URL': 'http://127.0.0.1:9',
+      'INPUT_REKOR-URL': 'http://127.0.0.1:9',
+      SIGSTORE_ID_TOKEN: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0ZXN0In0.',
+    });
+    const err = await signImageAction(ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'infrastructure' });
+    expect(String((err as Error).message)).toMatch(/keyless signing via http:\/\/127\.0\.0\.1:9/);
+    expect(await getManifestBytes(reg.url, 'act-keyless', signatureTag(digest))).toBeUndefined();
   });
 });
