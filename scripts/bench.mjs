@@ -119,8 +119,13 @@ const ociInspect = {
     }
     const floor = [];
     for (let i = 0; i < ctx.iterations; i++) floor.push((await ctx.run('node', ['-e', '0'])).ms);
+    const offline = [];
+    for (let i = 0; i < ctx.iterations; i++) {
+      offline.push((await ctx.run('node', [cli, 'ref', `${proxy.host}/bench/app:single`, '--json'])).ms);
+    }
     ctx.note(
-      `node startup alone (node -e 0): median ${fmt(median(floor))} ms — the floor under any gantry CLI run`,
+      `startup floor: node -e 0 median ${fmt(median(floor))} ms; gantry ref (same bundle, no network) median ` +
+        `${fmt(median(offline))} ms — the rest of a gantry inspect run is the registry round trip`,
     );
     ctx.note(
       `${ctx.iterations} runs per tool and image, alternating; gantry runs the esbuild bundle on ${process.version}; skopeo ${skopeoVersion()}`,
