@@ -43,6 +43,15 @@ export interface KubesimAdmin {
   /** A kubeconfig YAML for this server using `token`. */
   kubeconfigFor(token: string, namespace?: string): string;
   logs(): string[];
+  /** Object count, resourceVersion and this process's CPU time and memory. */
+  stats(): KubesimStats;
+}
+
+export interface KubesimStats {
+  objects: number;
+  resourceVersion: number;
+  cpu: NodeJS.CpuUsage;
+  memory: NodeJS.MemoryUsage;
 }
 
 export interface AdminDeps {
@@ -105,6 +114,12 @@ export function createAdmin(d: AdminDeps): KubesimAdmin {
     },
     kubeconfigFor: (token, ns) => d.kubeconfigFor(token, ns),
     logs: () => d.logger.lines(),
+    stats: () => ({
+      objects: d.store.namespacedTypes().reduce((n, t) => n + d.store.list(t).length, 0),
+      resourceVersion: d.store.currentRv(),
+      cpu: process.cpuUsage(),
+      memory: process.memoryUsage(),
+    }),
   };
 }
 
@@ -164,6 +179,7 @@ export function createAdminHttpHandler(admin: KubesimAdmin) {
       const t = admin.addToken(grant, token);
       return sendJson(res, 201, { token: t, kubeconfig: admin.kubeconfigFor(t) });
     }
+    if (a === 'stats' && m === 'GET') return sendJson(res, 200, admin.stats());
     if (a === 'logs' && m === 'GET') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end(admin.logs().join('\n') + '\n');

@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAdmin, createAdminHttpHandler, type KubesimAdmin } from './admin.js';
+import { createAdmin, createAdminHttpHandler, type KubesimAdmin, type KubesimStats } from './admin.js';
 import { createApiHandler } from './api-server.js';
 import { TokenAuthenticator, type TokenGrant } from './auth.js';
 import { createSimClock } from './clock.js';
@@ -30,7 +30,7 @@ import { ServiceProxy } from './service-proxy.js';
 import { Store } from './store.js';
 import { ensureServerTls } from './tls.js';
 
-export type { KubesimAdmin } from './admin.js';
+export type { KubesimAdmin, KubesimStats } from './admin.js';
 export type { TokenGrant, PolicyRule } from './auth.js';
 export type { FaultSpec, Fault } from './faults.js';
 export type { ControllerName } from './controller-runtime.js';
@@ -81,7 +81,7 @@ export interface Kubesim {
   stateDir: string;
   admin: KubesimAdmin;
   /** Process resource figures, for benchmarks. */
-  stats(): { objects: number; resourceVersion: number; cpu: NodeJS.CpuUsage; memory: NodeJS.MemoryUsage };
+  stats(): KubesimStats;
   stop(): Promise<void>;
 }
 
@@ -174,7 +174,7 @@ export async function startKubesim(opts: KubesimOptions = {}): Promise<Kubesim> 
     caPem: tls?.caPem,
     stateDir,
     admin,
-    stats: () => ({ objects: store.namespacedTypes().reduce((n, t) => n + store.list(t).length, 0), resourceVersion: store.currentRv(), cpu: process.cpuUsage(), memory: process.memoryUsage() }),
+    stats: () => admin.stats(),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -7,9 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasKubectl, kubectlFor } from '../fixtures/kubesim.js';
+import { buildSandboxBundle, hasKubectl, kubectlFor } from '../fixtures/kubesim.js';
 
 let dir: string;
 let bundle: string;
@@ -38,18 +37,8 @@ function alive(pid: number): boolean {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sandbox-cli-'));
-  bundle = join(dir, 'sandbox.mjs');
   stateDir = join(dir, 'state');
-  await build({
-    entryPoints: [join(import.meta.dirname, '../../sandbox/main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: bundle,
-    logLevel: 'silent',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
+  bundle = await buildSandboxBundle(dir);
 });
 
 afterAll(async () => {
