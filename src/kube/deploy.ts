@@ -355,7 +355,10 @@ async function preflight(options: DeployOptions, deps: DeployDeps, meta: DeployM
     }
   }
   const names = [...new Set(options.targets.map((t) => t.deployment))];
-  const [current, digests] = await Promise.all([readDeployments(client, ns, names, signal), resolveImages(options.targets, deps)]);
+  // deployments and containers first: a typo is exit 2 even when the registry is unreachable
+  const current = await readDeployments(client, ns, names, signal);
+  failOnProblems(planDeploy({ targets: options.targets, digests: new Map(), deployments: current, metadata: meta }).problems, ns);
+  const digests = await resolveImages(options.targets, deps);
   const plan = planDeploy({ targets: options.targets, digests, deployments: current, metadata: meta });
   failOnProblems(plan.problems, ns);
   for (const p of plan.deployments) {
