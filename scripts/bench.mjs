@@ -221,24 +221,27 @@ const buildSection = {
       GITHUB_SERVER_URL: 'https://gitea.example.com',
       GITHUB_REPOSITORY: 'acme/app',
     };
+    const sha = runnerEnv.GITHUB_SHA;
+    const plainArgs = (tags) => [
+      'buildx',
+      'build',
+      '--progress',
+      'plain',
+      '--platform',
+      'linux/amd64',
+      '--target',
+      'api',
+      '--provenance=false',
+      ...tags.flatMap((t) => ['--tag', `${reg.host}/bench/plain:${t}`]),
+      '--push',
+      context,
+    ];
+    // the peer pushes the same three tags gantry's rules give a push to main (docker's docker driver
+    // pushes each tag separately, so the tag count alone moves the time); one-tag row for reference
     const tools = {
-      'docker buildx build --push': () => [
+      'docker buildx build --push (3 tags)': () => [
         'docker',
-        [
-          'buildx',
-          'build',
-          '--progress',
-          'plain',
-          '--platform',
-          'linux/amd64',
-          '--target',
-          'api',
-          '--provenance=false',
-          '--tag',
-          `${reg.host}/bench/plain:main`,
-          '--push',
-          context,
-        ],
+        plainArgs([sha, `sha-${sha.slice(0, 7)}`, 'main']),
         env,
       ],
       'gantry build': () => [
@@ -258,6 +261,7 @@ const buildSection = {
         ],
         runnerEnv,
       ],
+      'docker buildx build --push (1 tag)': () => ['docker', plainArgs(['main']), env],
     };
     const ms = Object.fromEntries(Object.keys(tools).map((n) => [n, []]));
     let n = 0;
@@ -271,21 +275,23 @@ const buildSection = {
     for (const name of Object.keys(tools)) await once(name); // warm-up
     for (let i = 0; i < ctx.iterations; i++)
       for (const name of Object.keys(tools)) ms[name].push(await once(name));
-    const plain = median(ms['docker buildx build --push']);
+    const plain = median(ms['docker buildx build --push (3 tags)']);
     ctx.note(
       `${ctx.iterations} runs each, alternating; target api of examples/app, linux/amd64, buildx docker driver`,
     );
     ctx.note(
-      'gantry pushes 3 tags (sha, sha-7, branch) and resolves each in the registry; plain pushes 1 tag and verifies nothing',
+      'gantry pushes 3 tags (sha, sha-7, branch) and resolves each in the registry; the plain peer pushes the same 3 tags and verifies nothing',
     );
-    ctx.note('target: gantry ≤ 1.1× plain');
+    ctx.note(
+      'target: gantry ≤ 1.1× plain (3 tags); the 1-tag row shows what the extra tags cost docker itself',
+    );
     return {
-      columns: ['tool', 'median ms', 'p90 ms', 'vs plain buildx'],
+      columns: ['tool', 'median ms', 'p90 ms', 'vs plain buildx (3 tags)'],
       rows: Object.entries(ms).map(([tool, xs]) => ({
         tool,
         'median ms': fmt(median(xs)),
         'p90 ms': fmt(percentile(xs, 90)),
-        'vs plain buildx': fmt(median(xs) / plain, 2) + '×',
+        'vs plain buildx (3 tags)': fmt(median(xs) / plain, 2) + '×',
       })),
     };
   },

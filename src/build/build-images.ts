@@ -112,7 +112,6 @@ export async function buildImages(inputs: BuildInputs, deps: BuildDependencies):
   for (const v of [inputs.password, ...Object.values(inputs.secrets)]) logger.mask(v);
   for (const name of Object.values(inputs.secretEnvs)) logger.mask(deps.env[name]);
 
-  const git = await readGitContext({ env: deps.env, cwd: inputs.context, git: deps.git });
   const workDir = await mkdtemp(join(tmpdir(), 'gantry-build-'));
   let config: TemporaryDockerConfig | undefined;
   const cleanups: (() => Promise<unknown>)[] = [() => rm(workDir, { recursive: true, force: true })];
@@ -124,7 +123,11 @@ export async function buildImages(inputs: BuildInputs, deps: BuildDependencies):
       Object.assign(baseEnv, config.env);
     }
     const baseExec: ExecOptions = { env: baseEnv, signal: deps.signal, masker: logger.masker };
-    const capabilities = await detectCapabilities(inputs.builder, execFn, baseExec, deps.env);
+    // independent look-ups, run side by side: they are most of gantry's own start-up time
+    const [git, capabilities] = await Promise.all([
+      readGitContext({ env: deps.env, cwd: inputs.context, git: deps.git }),
+      detectCapabilities(inputs.builder, execFn, baseExec, deps.env),
+    ]);
     const plan = toPlan(inputs, {
       git,
       workDir,
@@ -159,6 +162,7 @@ export async function buildImages(inputs: BuildInputs, deps: BuildDependencies):
         : undefined;
     const reader =
       deps.registryReader?.() ?? defaultRegistryReader({ env: deps.env, logger, signal: deps.signal, login });
+    cleanups.push(async () => reader.close?.());
     const runner = new StepRunner(execFn, runExec, logger, deps);
     const images: ImageResult[] = [];
     for (const target of plan.targets) {
@@ -305,11 +309,13 @@ async function verifyClaims(
   logger: Logger,
 ): Promise<void> {
   const wrong: string[] = [];
-  for (const [ref, expected] of claims) {
+  const checks = [...claims].map(async ([ref, expected]) => {
     const actual = (await reader.inspect(ref)).digest;
     if (actual !== expected) wrong.push(`${ref} resolves to ${actual}, but the build reported ${expected}`);
     else logger.debug(`verified ${ref} → ${actual}`);
-  }
+  });
+  await Promise.all(checks);
+  wrong.sort();
   if (wrong.length > 0) {
     throw new GantryError(
       'check-failed',

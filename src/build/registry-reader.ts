@@ -17,11 +17,17 @@ export interface ManifestInfo {
 export interface RegistryReader {
   /** Reads the manifest `ref` (repo:tag or repo@digest) points to. */
   inspect(ref: string): Promise<ManifestInfo>;
+  /** Releases connections (kept-alive sockets would hold a CLI process open). */
+  close?(): void;
 }
 
 /** A RegistryReader over the OCI client (retries, auth, digest checks are the client's). */
 export class OciRegistryReader implements RegistryReader {
-  constructor(private readonly registry: Pick<Registry, 'getManifest'>) {}
+  constructor(private readonly registry: Pick<Registry, 'getManifest'> & { close?(): void }) {}
+
+  close(): void {
+    this.registry.close?.();
+  }
 
   async inspect(ref: string): Promise<ManifestInfo> {
     const i = await inspectImage(this.registry, ref);
