@@ -3,7 +3,7 @@
  * a single target) and a best-effort job summary. Importable without side effects.
  */
 import { writeJobSummary } from '../core/summary.js';
-import { buildImages } from './build-images.js';
+import { buildImages, type BuildDependencies } from './build-images.js';
 import { getBuildInputs } from './inputs.js';
 import { buildSummary, imagesOutput } from './summary.js';
 import type { Inputs } from '../core/inputs.js';
@@ -17,9 +17,18 @@ export interface BuildActionContext {
   setOutput(name: string, value: string | number | boolean | object): void;
 }
 
-export async function runBuildMultiarch(ctx: BuildActionContext): Promise<number> {
+/** `overrides` swaps the I/O edges (exec, git, registry) for fakes in tests. */
+export async function runBuildMultiarch(
+  ctx: BuildActionContext,
+  overrides: Partial<Omit<BuildDependencies, 'logger' | 'env' | 'signal'>> = {},
+): Promise<number> {
   const inputs = getBuildInputs(ctx.inputs, ctx.env);
-  const result = await buildImages(inputs, { logger: ctx.logger, env: ctx.env, signal: ctx.signal });
+  const result = await buildImages(inputs, {
+    ...overrides,
+    logger: ctx.logger,
+    env: ctx.env,
+    signal: ctx.signal,
+  });
   ctx.setOutput('images', imagesOutput(result));
   const [only] = result.images;
   if (result.images.length === 1 && only) {
