@@ -50,7 +50,10 @@ export function verifyBlob(opts: VerifyBlobOptions): VerifyBlobResult {
   const payload = parseSimpleSigningPayload(opts.blob);
   const signed = payload.critical.image['docker-manifest-digest'];
   if (signed !== opts.imageDigest) {
-    throw new GantryError('signature-invalid', `the payload is signed for ${signed}, not ${opts.imageDigest}`);
+    throw new GantryError(
+      'signature-invalid',
+      `the payload is signed for ${signed}, not ${opts.imageDigest}`,
+    );
   }
   return { key: key.source, payload };
 }

@@ -36,21 +36,27 @@ export function verifySigstoreBundle(opts: VerifyBundleOptions): VerifiedBundle 
   try {
     root = TrustedRoot.fromJSON(opts.trustedRoot);
   } catch (e) {
-    throw new ConfigurationError(`the trusted root is not a Sigstore trusted_root.json: ${errorMessage(e)}`, { cause: e });
+    throw new ConfigurationError(`the trusted root is not a Sigstore trusted_root.json: ${errorMessage(e)}`, {
+      cause: e,
+    });
   }
   checkValidityStarts(opts.trustedRoot);
   let key: KeyObject | undefined;
   try {
     key = typeof opts.key === 'string' ? createPublicKey(opts.key) : opts.key;
   } catch (e) {
-    throw new ConfigurationError(`the verification key is not a PEM public key: ${errorMessage(e)}`, { cause: e });
+    throw new ConfigurationError(`the verification key is not a PEM public key: ${errorMessage(e)}`, {
+      cause: e,
+    });
   }
   let bundleJson: unknown = opts.bundle;
   if (typeof bundleJson === 'string') {
     try {
       bundleJson = JSON.parse(bundleJson);
     } catch (e) {
-      throw new GantryError('signature-invalid', `the Sigstore bundle is not JSON: ${errorMessage(e)}`, { cause: e });
+      throw new GantryError('signature-invalid', `the Sigstore bundle is not JSON: ${errorMessage(e)}`, {
+        cause: e,
+      });
     }
   }
   const trust = toTrustMaterial(
@@ -58,7 +64,10 @@ export function verifySigstoreBundle(opts: VerifyBundleOptions): VerifiedBundle 
     key
       ? () => ({ publicKey: key, validFor: () => true })
       : (hint) => {
-          throw new GantryError('signature-invalid', `the bundle is signed by a public key (${hint}), but none was given`);
+          throw new GantryError(
+            'signature-invalid',
+            `the bundle is signed by a public key (${hint}), but none was given`,
+          );
         },
   );
   const policy: VerificationPolicy = {};
@@ -77,7 +86,9 @@ export function verifySigstoreBundle(opts: VerifyBundleOptions): VerifiedBundle 
     };
   } catch (e) {
     if (e instanceof GantryError) throw e;
-    throw new GantryError('signature-invalid', `the Sigstore bundle does not verify: ${errorMessage(e)}`, { cause: e });
+    throw new GantryError('signature-invalid', `the Sigstore bundle does not verify: ${errorMessage(e)}`, {
+      cause: e,
+    });
   }
 }
 
@@ -90,7 +101,10 @@ function checkInTotoSubject(payload: Buffer, artifact: Uint8Array): void {
     /* not an in-toto statement: no subject can match */
   }
   if (!subjects.some((s) => s.digest?.sha256 === want)) {
-    throw new GantryError('signature-invalid', 'the artifact is not a subject of the signed in-toto statement');
+    throw new GantryError(
+      'signature-invalid',
+      'the artifact is not a subject of the signed in-toto statement',
+    );
   }
 }
 
@@ -111,7 +125,8 @@ function checkValidityStarts(root: unknown): void {
     ...(r.certificateAuthorities ?? []).map((c) => c.validFor),
     ...(r.timestampAuthorities ?? []).map((c) => c.validFor),
   ].some((v) => !v?.start);
-  if (missing) throw new ConfigurationError('the trusted root has a key or authority without a validity start');
+  if (missing)
+    throw new ConfigurationError('the trusted root has a key or authority without a validity start');
 }
 
 /** What cosign needs from a trusted root for legacy keyless signatures. */
@@ -131,7 +146,9 @@ export function trustedRootMaterial(root: unknown): TrustedRootMaterial {
     tlogs?: { publicKey?: { rawBytes?: string } }[];
   };
   const pem = (b64: string): string => `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
-  const chains = (r.certificateAuthorities ?? []).map((ca) => (ca.certChain?.certificates ?? []).map((c) => c.rawBytes ?? ''));
+  const chains = (r.certificateAuthorities ?? []).map((ca) =>
+    (ca.certChain?.certificates ?? []).map((c) => c.rawBytes ?? ''),
+  );
   return {
     roots: chains.map((c) => pem(c[c.length - 1] ?? '')),
     intermediates: chains.flatMap((c) => c.slice(0, -1).map(pem)),
@@ -165,8 +182,11 @@ export function legacyAnnotationsFromBundle(bundleJson: unknown): Record<string,
   };
   const sig = b.messageSignature?.signature;
   const vm = b.verificationMaterial;
-  const certs = vm?.certificate?.rawBytes ? [vm.certificate.rawBytes] : (vm?.x509CertificateChain?.certificates ?? []).map((c) => c.rawBytes ?? '');
-  if (!sig || certs.length === 0) throw new GantryError('signature-invalid', 'the bundle has no message signature with a certificate');
+  const certs = vm?.certificate?.rawBytes
+    ? [vm.certificate.rawBytes]
+    : (vm?.x509CertificateChain?.certificates ?? []).map((c) => c.rawBytes ?? '');
+  if (!sig || certs.length === 0)
+    throw new GantryError('signature-invalid', 'the bundle has no message signature with a certificate');
   const pem = (b64: string): string => {
     const lines = b64.match(/.{1,64}/g) ?? [];
     return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;

@@ -55,7 +55,9 @@ export function parseAnnotations(items: readonly string[], input: string): Recor
 function oneOf<T extends string>(inputs: Inputs, name: string, allowed: readonly T[], fallback: T): T {
   const v = inputs.string(name, fallback);
   if (!(allowed as readonly string[]).includes(v)) {
-    throw new ConfigurationError(`${inputs.source.label(name)} is "${v}"; use one of ${allowed.join(', ')}`, { input: name });
+    throw new ConfigurationError(`${inputs.source.label(name)} is "${v}"; use one of ${allowed.join(', ')}`, {
+      input: name,
+    });
   }
   return v as T;
 }
@@ -63,9 +65,12 @@ function oneOf<T extends string>(inputs: Inputs, name: string, allowed: readonly
 export function readSignInputs(inputs: Inputs): SignInputs {
   const images = inputs.list('images');
   if (images.length === 0) {
-    throw new ConfigurationError(`${inputs.source.label('images')} is required; give one or more image references`, {
-      input: 'images',
-    });
+    throw new ConfigurationError(
+      `${inputs.source.label('images')} is required; give one or more image references`,
+      {
+        input: 'images',
+      },
+    );
   }
   return {
     images,
@@ -86,9 +91,12 @@ export function readSignInputs(inputs: Inputs): SignInputs {
 export function readVerifyInputs(inputs: Inputs): VerifyInputs {
   const images = inputs.list('images');
   if (images.length === 0) {
-    throw new ConfigurationError(`${inputs.source.label('images')} is required; give one or more image references`, {
-      input: 'images',
-    });
+    throw new ConfigurationError(
+      `${inputs.source.label('images')} is required; give one or more image references`,
+      {
+        input: 'images',
+      },
+    );
   }
   const v: VerifyInputs = {
     images,
@@ -112,9 +120,12 @@ export function readVerifyInputs(inputs: Inputs): VerifyInputs {
     );
   }
   if (keyless && !(v.certificateOidcIssuer ?? v.certificateOidcIssuerRegexp)) {
-    throw new ConfigurationError(`${inputs.source.label('certificate-oidc-issuer')} is required with a certificate identity`, {
-      input: 'certificate-oidc-issuer',
-    });
+    throw new ConfigurationError(
+      `${inputs.source.label('certificate-oidc-issuer')} is required with a certificate identity`,
+      {
+        input: 'certificate-oidc-issuer',
+      },
+    );
   }
   if (Boolean(v.registryUsername) !== Boolean(v.registryPassword)) {
     throw new ConfigurationError('registry-username and registry-password must be given together', {
@@ -134,7 +145,10 @@ function keyList(inputs: Inputs): string[] {
 
 /** Whether an OIDC token can be had: the Actions token endpoint, or SIGSTORE_ID_TOKEN. */
 export function oidcAvailable(env: NodeJS.ProcessEnv): boolean {
-  return Boolean(env.SIGSTORE_ID_TOKEN) || Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
+  return (
+    Boolean(env.SIGSTORE_ID_TOKEN) ||
+    Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+  );
 }
 
 /**
@@ -142,12 +156,20 @@ export function oidcAvailable(env: NodeJS.ProcessEnv): boolean {
  * available. Keyless without a token (every Gitea runner today) is a ConfigurationError that names
  * key-based signing as the way.
  */
-export function chooseSigningMode(mode: SignInputs['mode'], key: string | undefined, env: NodeJS.ProcessEnv): SigningMode {
+export function chooseSigningMode(
+  mode: SignInputs['mode'],
+  key: string | undefined,
+  env: NodeJS.ProcessEnv,
+): SigningMode {
   const noOidc =
     'no OIDC token is available (no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN — Gitea runners have none — and no SIGSTORE_ID_TOKEN)';
-  const useKey = 'sign with a key instead: set "key" (a cosign private key: path, inline PEM or env://VAR) and "password"';
+  const useKey =
+    'sign with a key instead: set "key" (a cosign private key: path, inline PEM or env://VAR) and "password"';
   if (mode === 'key') {
-    if (!key) throw new ConfigurationError('mode "key" needs a key; set "key" (path, inline PEM or env://VAR)', { input: 'key' });
+    if (!key)
+      throw new ConfigurationError('mode "key" needs a key; set "key" (path, inline PEM or env://VAR)', {
+        input: 'key',
+      });
     return 'key';
   }
   if (mode === 'keyless') {

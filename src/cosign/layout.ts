@@ -67,7 +67,10 @@ export interface BuiltSignatureManifest {
 }
 
 /** The manifest with `existing` layers kept in order and `added` appended. */
-export function buildSignatureManifest(existing: LayerDescriptor[], added: NewSignatureLayer[]): BuiltSignatureManifest {
+export function buildSignatureManifest(
+  existing: LayerDescriptor[],
+  added: NewSignatureLayer[],
+): BuiltSignatureManifest {
   const layers: LayerDescriptor[] = [
     ...existing,
     ...added.map((l) => ({
@@ -89,7 +92,12 @@ export function buildSignatureManifest(existing: LayerDescriptor[], added: NewSi
       ...(l.annotations ? { annotations: l.annotations } : {}),
     })),
   };
-  return { manifest: Buffer.from(JSON.stringify(manifest)), config, newBlobs: added.map((l) => l.payload), layers };
+  return {
+    manifest: Buffer.from(JSON.stringify(manifest)),
+    config,
+    newBlobs: added.map((l) => l.payload),
+    layers,
+  };
 }
 
 /** Reads a signature manifest's layers; anything that is not an image manifest is an error. */

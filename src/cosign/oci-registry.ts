@@ -28,7 +28,10 @@ export function signatureRegistryFrom(client: Registry): SignatureRegistry {
       return (await client.pushBlob(ref, bytes)).digest;
     },
     async referrers(ref, digest, artifactType) {
-      return client.getReferrers({ domain: ref.domain, path: ref.path, digest }, artifactType ? { artifactType } : {});
+      return client.getReferrers(
+        { domain: ref.domain, path: ref.path, digest },
+        artifactType ? { artifactType } : {},
+      );
     },
   };
 }

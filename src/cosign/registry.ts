@@ -16,7 +16,12 @@ export interface SignatureRegistry {
   /** The manifest at a tag or digest of `ref`'s repository; undefined when it does not exist (404). */
   getManifest(ref: ImageReference): Promise<FetchedManifest | undefined>;
   /** Stores a manifest under `tag` (or under its digest when tag is undefined); returns its digest. */
-  putManifest(ref: ImageReference, tag: string | undefined, bytes: Buffer, mediaType: string): Promise<string>;
+  putManifest(
+    ref: ImageReference,
+    tag: string | undefined,
+    bytes: Buffer,
+    mediaType: string,
+  ): Promise<string>;
   getBlob(ref: ImageReference, digest: string): Promise<Buffer>;
   /** Uploads a blob unless the registry has it; returns its digest. */
   putBlob(ref: ImageReference, bytes: Buffer): Promise<string>;
@@ -24,7 +29,11 @@ export interface SignatureRegistry {
    * The OCI referrers of a digest (optionally filtered by artifactType), or undefined when the
    * registry has no referrers API (then the `sha256-<hex>` tag fallback applies).
    */
-  referrers?(ref: ImageReference, digest: string, artifactType?: string): Promise<ReferrerDescriptor[] | undefined>;
+  referrers?(
+    ref: ImageReference,
+    digest: string,
+    artifactType?: string,
+  ): Promise<ReferrerDescriptor[] | undefined>;
 }
 
 export interface ReferrerDescriptor {

@@ -8,12 +8,24 @@ import { ConfigurationError, GantryError, errorMessage } from '../core/errors.js
 import { legacyAnnotationsFromBundle, trustedRootMaterial } from './bundle.js';
 import type { Logger } from '../core/logging.js';
 import type { Inputs } from '../core/inputs.js';
-import { chooseSigningMode, fetchOidcToken, readSignInputs, readVerifyInputs, type SignInputs, type VerifyInputs } from './inputs.js';
+import {
+  chooseSigningMode,
+  fetchOidcToken,
+  readSignInputs,
+  readVerifyInputs,
+  type SignInputs,
+  type VerifyInputs,
+} from './inputs.js';
 import { loadSigningKey, loadVerificationKey } from './keys.js';
 import { defaultSignatureRegistry } from './oci-registry.js';
 import type { SignatureRegistry } from './registry.js';
 import { signImages, type SignedImage } from './sign-image.js';
-import { parseImageInput, verifyImages, type ImageVerification, type ImageVerificationPolicy } from './verify-image.js';
+import {
+  parseImageInput,
+  verifyImages,
+  type ImageVerification,
+  type ImageVerificationPolicy,
+} from './verify-image.js';
 
 export interface RunContext {
   env: NodeJS.ProcessEnv;
@@ -29,7 +41,11 @@ function registryFor(
 ): SignatureRegistry {
   const { registryUsername: username, registryPassword: password } = inputs;
   // explicit credentials win; otherwise the OCI client reads GANTRY_REGISTRY_* and docker config
-  return defaultSignatureRegistry({ env, logger, ...(username && password ? { credentials: { username, password } } : {}) });
+  return defaultSignatureRegistry({
+    env,
+    logger,
+    ...(username && password ? { credentials: { username, password } } : {}),
+  });
 }
 
 /** Signs the images; returns the `signatures` output. */
@@ -42,33 +58,58 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
   const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   if (mode === 'keyless') {
     if (inputs.format === 'bundle') {
-      throw new ConfigurationError('format "bundle" is not supported yet; use format: legacy', { input: 'format' });
+      throw new ConfigurationError('format "bundle" is not supported yet; use format: legacy', {
+        input: 'format',
+      });
     }
     const token = await fetchOidcToken(ctx.env);
     ctx.logger.mask(token);
     const keyless = async (payload: Buffer): Promise<Record<string, string>> => {
       const { sign } = await import('sigstore');
       try {
-        const bundle = await sign(payload, { fulcioURL: inputs.fulcioUrl, rekorURL: inputs.rekorUrl, identityToken: token });
+        const bundle = await sign(payload, {
+          fulcioURL: inputs.fulcioUrl,
+          rekorURL: inputs.rekorUrl,
+          identityToken: token,
+        });
         return legacyAnnotationsFromBundle(bundle);
       } catch (e) {
-        throw new GantryError('infrastructure', `keyless signing via ${inputs.fulcioUrl} and ${inputs.rekorUrl} failed: ${errorMessage(e)}`, {
-          cause: e,
-          hint: 'check that Fulcio and Rekor are reachable, or sign with a key (mode: key)',
-        });
+        throw new GantryError(
+          'infrastructure',
+          `keyless signing via ${inputs.fulcioUrl} and ${inputs.rekorUrl} failed: ${errorMessage(e)}`,
+          {
+            cause: e,
+            hint: 'check that Fulcio and Rekor are reachable, or sign with a key (mode: key)',
+          },
+        );
       }
     };
     return ctx.logger.group('sign (keyless)', () =>
-      signImages({ registry, images: inputs.images, keyless, annotations: inputs.annotations, recursive: inputs.recursive, logger: ctx.logger }),
+      signImages({
+        registry,
+        images: inputs.images,
+        keyless,
+        annotations: inputs.annotations,
+        recursive: inputs.recursive,
+        logger: ctx.logger,
+      }),
     );
   }
   if (inputs.format === 'bundle') {
-    throw new ConfigurationError('format "bundle" is not supported for key-based signing yet; use format: legacy', {
-      input: 'format',
-    });
+    throw new ConfigurationError(
+      'format "bundle" is not supported for key-based signing yet; use format: legacy',
+      {
+        input: 'format',
+      },
+    );
   }
   // Decrypting the key (scrypt) overlaps the registry reads; nothing is pushed until it succeeded.
-  const key = loadSigningKey({ key: inputs.key ?? '', password: inputs.password, env: ctx.env, label: 'key' }).then((k) => {
+  const key = loadSigningKey({
+    key: inputs.key ?? '',
+    password: inputs.password,
+    env: ctx.env,
+    label: 'key',
+  }).then((k) => {
     ctx.logger.info(`loaded ${k.algorithm} key from ${k.source}`);
     return k;
   });
@@ -89,9 +130,14 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
 export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<ImageVerification[]> {
   ctx.logger.mask(inputs.registryPassword);
   for (const image of inputs.images) parseImageInput(image);
-  const policy: ImageVerificationPolicy = { annotations: inputs.annotations, checkReference: inputs.checkReference };
+  const policy: ImageVerificationPolicy = {
+    annotations: inputs.annotations,
+    checkReference: inputs.checkReference,
+  };
   if (inputs.keys.length) {
-    policy.keys = await Promise.all(inputs.keys.map((key) => loadVerificationKey({ key, env: ctx.env, label: 'key' })));
+    policy.keys = await Promise.all(
+      inputs.keys.map((key) => loadVerificationKey({ key, env: ctx.env, label: 'key' })),
+    );
   } else {
     if (!inputs.trustedRoot) {
       throw new ConfigurationError('keyless verification needs trusted-root (a Sigstore trusted_root.json)', {
@@ -104,7 +150,9 @@ export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<
   const results = await ctx.logger.group('verify', () => verifyImages(registry, inputs.images, policy));
   for (const r of results) {
     if (r.verified) {
-      ctx.logger.info(`verified ${r.image} (${r.digest ?? ''}): ${r.signatures.length} valid signature(s) by ${[...new Set(r.signatures.map((s) => s.signer))].join(', ')}`);
+      ctx.logger.info(
+        `verified ${r.image} (${r.digest ?? ''}): ${r.signatures.length} valid signature(s) by ${[...new Set(r.signatures.map((s) => s.signer))].join(', ')}`,
+      );
     } else {
       ctx.logger.error(`NOT verified ${r.image}: ${r.problems.join('; ')}`);
     }
@@ -120,12 +168,16 @@ async function certificatePolicyFromTrustedRoot(
   try {
     root = JSON.parse(await readFile(inputs.trustedRoot ?? '', 'utf8'));
   } catch (e) {
-    throw new ConfigurationError(`trusted-root ${inputs.trustedRoot ?? ''} cannot be read: ${errorMessage(e)}`, {
-      input: 'trusted-root',
-    });
+    throw new ConfigurationError(
+      `trusted-root ${inputs.trustedRoot ?? ''} cannot be read: ${errorMessage(e)}`,
+      {
+        input: 'trusted-root',
+      },
+    );
   }
   const material = trustedRootMaterial(root);
-  const regexp = (s: string | undefined): RegExp | undefined => (s === undefined ? undefined : new RegExp(`^(?:${s})$`));
+  const regexp = (s: string | undefined): RegExp | undefined =>
+    s === undefined ? undefined : new RegExp(`^(?:${s})$`);
   return {
     certificate: {
       roots: material.roots,

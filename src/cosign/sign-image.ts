@@ -10,7 +10,12 @@ import { GantryError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { formatReference, type ImageReference } from '../oci/reference.js';
 import { parsePublicKey, type SigningKey, type VerificationKey } from './keys.js';
-import { buildSignatureManifest, OCI_MANIFEST_MEDIA_TYPE, parseSignatureManifest, signatureTag } from './layout.js';
+import {
+  buildSignatureManifest,
+  OCI_MANIFEST_MEDIA_TYPE,
+  parseSignatureManifest,
+  signatureTag,
+} from './layout.js';
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
 import type { FetchedManifest, SignatureRegistry } from './registry.js';
 import { signBytes, verifyBytes } from './signature.js';
@@ -65,15 +70,23 @@ function childDigests(manifestBytes: Buffer): string[] {
 /** Signs every image (and, with `recursive`, every manifest of an index). */
 export async function signImages(opts: SignImagesOptions): Promise<SignedImage[]> {
   const refs = opts.images.map((i) => ({ image: i, ref: parseImageInput(i) })); // input errors first
-  if (refs.length === 0) throw new GantryError('configuration', 'no images to sign', { hint: 'give one or more image references' });
+  if (refs.length === 0)
+    throw new GantryError('configuration', 'no images to sign', {
+      hint: 'give one or more image references',
+    });
   const out: SignedImage[] = [];
   // Read phase, in parallel: resolve every reference and fetch its current signature manifests.
   const planning = Promise.all(
     refs.map(async ({ image, ref }) => {
       const manifest = await opts.registry.getManifest(ref);
-      if (!manifest) throw new GantryError('not-found', `image ${formatReference(ref)} not found; nothing was signed for it`);
+      if (!manifest)
+        throw new GantryError(
+          'not-found',
+          `image ${formatReference(ref)} not found; nothing was signed for it`,
+        );
       const digests = [manifest.digest];
-      if (opts.recursive && INDEX_TYPES.has(manifest.mediaType)) digests.push(...childDigests(manifest.bytes));
+      if (opts.recursive && INDEX_TYPES.has(manifest.mediaType))
+        digests.push(...childDigests(manifest.bytes));
       return Promise.all(
         digests.map(async (digest) => {
           const tagRef: ImageReference = { domain: ref.domain, path: ref.path, tag: signatureTag(digest) };
@@ -83,7 +96,8 @@ export async function signImages(opts: SignImagesOptions): Promise<SignedImage[]
     }),
   );
   // A key problem (wrong password, unreadable file) is reported first: it is the user's to fix.
-  if (!opts.key && !opts.keyless) throw new GantryError('configuration', 'no signing key and no keyless signer');
+  if (!opts.key && !opts.keyless)
+    throw new GantryError('configuration', 'no signing key and no keyless signer');
   const [keyResult, planResult] = await Promise.allSettled([Promise.resolve(opts.key), planning]);
   if (keyResult.status === 'rejected') throw keyResult.reason;
   if (planResult.status === 'rejected') throw planResult.reason;
@@ -105,7 +119,11 @@ async function signDigest(
 ): Promise<SignedImage> {
   const repo: ImageReference = { domain: ref.domain, path: ref.path };
   const tagRef: ImageReference = { ...repo, tag: signatureTag(digest) };
-  const payload = buildSimpleSigningPayload({ repository: cosignRepositoryName(ref), digest, annotations: opts.annotations });
+  const payload = buildSimpleSigningPayload({
+    repository: cosignRepositoryName(ref),
+    digest,
+    annotations: opts.annotations,
+  });
   const payloadDigest = `sha256:${createHash('sha256').update(payload).digest('hex')}`;
 
   const existingLayers = existing ? parseSignatureManifest(existing.bytes).layers : [];
@@ -126,7 +144,9 @@ async function signDigest(
   let certificatePem: string | undefined;
   if (dupe && existing) {
     signatureB64 = dupe.annotations?.[SIGNATURE_ANNOTATION] ?? '';
-    opts.logger?.info(`${formatReference({ ...repo, digest })} is already signed by this key; kept ${tagRef.tag}`);
+    opts.logger?.info(
+      `${formatReference({ ...repo, digest })} is already signed by this key; kept ${tagRef.tag}`,
+    );
   } else {
     const annotations = opts.key
       ? { [SIGNATURE_ANNOTATION]: signBytes(opts.key, payload).toString('base64') }

@@ -9,7 +9,12 @@ import { GantryError, errorMessage, isGantryError } from '../core/errors.js';
 import { formatReference, parseReference, type ImageReference } from '../oci/reference.js';
 import { parseSignatureManifest, signatureTag } from './layout.js';
 import type { SignatureRegistry } from './registry.js';
-import { SIGNATURE_ANNOTATION, verifySignatureLayer, type SignaturePolicy, type VerifiedSignature } from './verify-signature.js';
+import {
+  SIGNATURE_ANNOTATION,
+  verifySignatureLayer,
+  type SignaturePolicy,
+  type VerifiedSignature,
+} from './verify-signature.js';
 
 /** Payloads above this are not fetched (cosign payloads are a few hundred bytes). */
 const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -37,7 +42,9 @@ export function parseImageInput(image: string): ImageReference {
   try {
     return parseReference(image);
   } catch (e) {
-    throw new GantryError('input', `"${image}" is not a valid image reference: ${errorMessage(e)}`, { cause: e });
+    throw new GantryError('input', `"${image}" is not a valid image reference: ${errorMessage(e)}`, {
+      cause: e,
+    });
   }
 }
 
@@ -48,7 +55,13 @@ export async function verifyImage(
   policy: ImageVerificationPolicy,
 ): Promise<ImageVerification> {
   const ref = parseImageInput(image);
-  const result: ImageVerification = { image, digest: undefined, verified: false, signatures: [], problems: [] };
+  const result: ImageVerification = {
+    image,
+    digest: undefined,
+    verified: false,
+    signatures: [],
+    problems: [],
+  };
   const manifest = await registry.getManifest(ref);
   if (!manifest) {
     result.problems.push(`image ${formatReference(ref)} not found`);
@@ -67,7 +80,13 @@ export async function verifySignaturesOf(
   ref: ImageReference,
   digest: string,
   policy: ImageVerificationPolicy,
-  result: ImageVerification = { image: formatReference(ref), digest, verified: false, signatures: [], problems: [] },
+  result: ImageVerification = {
+    image: formatReference(ref),
+    digest,
+    verified: false,
+    signatures: [],
+    problems: [],
+  },
   only?: string,
 ): Promise<ImageVerification> {
   const repo: ImageReference = { domain: ref.domain, path: ref.path };
@@ -102,7 +121,12 @@ export async function verifySignaturesOf(
         digest,
         signaturePolicy,
       );
-      result.signatures.push({ signer: ok.signer, signature: ok.signature, annotations: ok.payload.optional, signatureRef });
+      result.signatures.push({
+        signer: ok.signer,
+        signature: ok.signature,
+        annotations: ok.payload.optional,
+        signatureRef,
+      });
     } catch (e) {
       if (!isGantryError(e, 'signature-invalid')) throw e;
       result.problems.push(`layer ${layer.digest}: ${e.message}`);

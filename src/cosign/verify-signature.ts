@@ -16,7 +16,11 @@ import { X509Certificate as SigstoreX509, json as sigstoreJson } from '@sigstore
 import { GantryError, errorMessage } from '../core/errors.js';
 import { parseReference, referenceName, type ImageReference } from '../oci/reference.js';
 import { keyAlgorithm, parsePemBlocks, type VerificationKey } from './keys.js';
-import { SIMPLE_SIGNING_MEDIA_TYPE, parseSimpleSigningPayload, type SimpleSigningPayload } from './payload.js';
+import {
+  SIMPLE_SIGNING_MEDIA_TYPE,
+  parseSimpleSigningPayload,
+  type SimpleSigningPayload,
+} from './payload.js';
 import { decodeBase64Strict, verifyBytes } from './signature.js';
 
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
@@ -106,7 +110,8 @@ function verifyRekorSet(
   signatureB64: string,
   payloadSha256: string,
 ): Date {
-  if (bundleText === undefined) invalid('no transparency log entry (dev.sigstore.cosign/bundle) on the signature');
+  if (bundleText === undefined)
+    invalid('no transparency log entry (dev.sigstore.cosign/bundle) on the signature');
   let bundle: { SignedEntryTimestamp?: string; Payload?: RekorSetPayload };
   try {
     bundle = JSON.parse(bundleText) as typeof bundle;
@@ -119,13 +124,21 @@ function verifyRekorSet(
     invalid('the transparency log bundle is incomplete');
   }
   const canonical = Buffer.from(
-    sigstoreJson.canonicalize({ body: p.body, integratedTime: p.integratedTime, logID: p.logID, logIndex: p.logIndex }),
+    sigstoreJson.canonicalize({
+      body: p.body,
+      integratedTime: p.integratedTime,
+      logID: p.logID,
+      logIndex: p.logIndex,
+    }),
   );
   const signedByLog = rekorKeys.some((k) =>
     verifyBytes({ publicKey: k, algorithm: keyAlgorithm(k, 'rekor key') }, canonical, set),
   );
   if (!signedByLog) invalid('the transparency log SET does not verify with the trusted Rekor key');
-  let entry: { kind?: string; spec?: { data?: { hash?: { value?: string } }; signature?: { content?: string } } };
+  let entry: {
+    kind?: string;
+    spec?: { data?: { hash?: { value?: string } }; signature?: { content?: string } };
+  };
   try {
     entry = JSON.parse(Buffer.from(p.body, 'base64').toString('utf8')) as typeof entry;
   } catch (e) {
@@ -135,7 +148,8 @@ function verifyRekorSet(
     if (`sha256:${entry.spec?.data?.hash?.value ?? ''}` !== payloadSha256) {
       invalid('the transparency log entry is for another payload');
     }
-    if (entry.spec?.signature?.content !== signatureB64) invalid('the transparency log entry is for another signature');
+    if (entry.spec?.signature?.content !== signatureB64)
+      invalid('the transparency log entry is for another signature');
   } else if (entry.kind !== 'rekord') {
     invalid(`unsupported transparency log entry kind "${String(entry.kind)}"`);
   }
@@ -176,16 +190,20 @@ function splitCertificates(pem: string): NodeX509[] {
 function verifyChain(leaf: NodeX509, chain: NodeX509[], policy: CertificatePolicy, at: Date): void {
   const roots = policy.roots.flatMap(splitCertificates);
   const pool = [...chain, ...(policy.intermediates ?? []).flatMap(splitCertificates)];
-  const validAt = (c: NodeX509): boolean => Date.parse(c.validFrom) <= at.getTime() && at.getTime() <= Date.parse(c.validTo);
+  const validAt = (c: NodeX509): boolean =>
+    Date.parse(c.validFrom) <= at.getTime() && at.getTime() <= Date.parse(c.validTo);
   let current = leaf;
   for (let depth = 0; depth < 8; depth++) {
-    if (!validAt(current)) invalid(`certificate "${current.subject.replace(/\n/g, ', ')}" is not valid at ${at.toISOString()}`);
+    if (!validAt(current))
+      invalid(`certificate "${current.subject.replace(/\n/g, ', ')}" is not valid at ${at.toISOString()}`);
     const root = roots.find((r) => current.checkIssued(r) && current.verify(r.publicKey));
     if (root) {
       if (!validAt(root)) invalid('the trusted root certificate is not valid at signing time');
       return;
     }
-    const next = pool.find((c) => c !== current && c.ca && current.checkIssued(c) && current.verify(c.publicKey));
+    const next = pool.find(
+      (c) => c !== current && c.ca && current.checkIssued(c) && current.verify(c.publicKey),
+    );
     if (!next) invalid('the signing certificate does not chain to a trusted root');
     current = next;
   }
@@ -196,7 +214,11 @@ function verifyChain(leaf: NodeX509, chain: NodeX509[], policy: CertificatePolic
  * Verifies one signature layer for an image digest. Returns what was verified; throws
  * GantryError('signature-invalid') otherwise.
  */
-export function verifySignatureLayer(layer: SignatureLayer, imageDigest: string, policy: SignaturePolicy): VerifiedSignature {
+export function verifySignatureLayer(
+  layer: SignatureLayer,
+  imageDigest: string,
+  policy: SignaturePolicy,
+): VerifiedSignature {
   if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) {
     invalid(`layer media type is ${layer.mediaType}, not a cosign simple-signing signature`);
   }
@@ -211,13 +233,19 @@ export function verifySignatureLayer(layer: SignatureLayer, imageDigest: string,
   const payloadSha256 = `sha256:${createHashHex(layer.payload)}`;
   let signedAt: Date | undefined;
   if (policy.rekorKeys?.length) {
-    signedAt = verifyRekorSet(layer.annotations[BUNDLE_ANNOTATION], policy.rekorKeys, signatureB64, payloadSha256);
+    signedAt = verifyRekorSet(
+      layer.annotations[BUNDLE_ANNOTATION],
+      policy.rekorKeys,
+      signatureB64,
+      payloadSha256,
+    );
   }
 
   let signer: string | undefined;
   if (policy.keys?.length) {
     signer = policy.keys.find((k) => verifyBytes(k, layer.payload, signature))?.source;
-    if (!signer) invalid(`the signature does not verify with ${policy.keys.map((k) => k.source).join(' or ')}`);
+    if (!signer)
+      invalid(`the signature does not verify with ${policy.keys.map((k) => k.source).join(' or ')}`);
   } else if (policy.certificate) {
     const certPem = layer.annotations[CERTIFICATE_ANNOTATION];
     if (!certPem) invalid('the signature carries no certificate');
@@ -229,20 +257,31 @@ export function verifySignatureLayer(layer: SignatureLayer, imageDigest: string,
     } catch (e) {
       return invalid(`the signature's certificate cannot be parsed: ${errorMessage(e)}`, e);
     }
-    verifyChain(leaf, splitCertificates(layer.annotations[CHAIN_ANNOTATION] ?? ''), policy.certificate, signedAt ?? policy.now ?? new Date());
+    verifyChain(
+      leaf,
+      splitCertificates(layer.annotations[CHAIN_ANNOTATION] ?? ''),
+      policy.certificate,
+      signedAt ?? policy.now ?? new Date(),
+    );
     const sans = subjectAltNames(leaf);
     const issuer = oidcIssuer(certPem);
     const ids = policy.certificate.identities;
     const ok =
-      ids.length === 0 || ids.some(
+      ids.length === 0 ||
+      ids.some(
         (id) =>
           matches(id.subject, sans) &&
           matches(id.issuer, issuer === undefined ? [] : [issuer]) &&
           (id.hostname === undefined || sans.includes(id.hostname)),
       );
-    if (!ok) invalid(`the certificate identity (${sans.join(', ') || 'no SAN'}; issuer ${issuer ?? 'none'}) is not the expected one`);
+    if (!ok)
+      invalid(
+        `the certificate identity (${sans.join(', ') || 'no SAN'}; issuer ${issuer ?? 'none'}) is not the expected one`,
+      );
     const publicKey = createPublicKey(leaf.publicKey.export({ format: 'pem', type: 'spki' }));
-    if (!verifyBytes({ publicKey, algorithm: keyAlgorithm(publicKey, 'certificate') }, layer.payload, signature)) {
+    if (
+      !verifyBytes({ publicKey, algorithm: keyAlgorithm(publicKey, 'certificate') }, layer.payload, signature)
+    ) {
       invalid('the signature does not verify with the certificate key');
     }
     signer = sans[0] ?? leaf.subject;
@@ -251,12 +290,14 @@ export function verifySignatureLayer(layer: SignatureLayer, imageDigest: string,
 
   const payload = parseSimpleSigningPayload(layer.payload);
   const signedDigest = payload.critical.image['docker-manifest-digest'];
-  if (signedDigest !== imageDigest) invalid(`the signature is for ${signedDigest}, not for the image's digest ${imageDigest}`);
+  if (signedDigest !== imageDigest)
+    invalid(`the signature is for ${signedDigest}, not for the image's digest ${imageDigest}`);
   checkReference(payload.critical.identity['docker-reference'], policy.reference);
   for (const [k, want] of Object.entries(policy.annotations ?? {})) {
     const got = payload.optional?.[k];
     const text = typeof got === 'string' ? got : got === undefined ? undefined : JSON.stringify(got);
-    if (text !== want) invalid(`annotation ${k} is ${text === undefined ? 'missing' : `"${text}"`}, expected "${want}"`);
+    if (text !== want)
+      invalid(`annotation ${k} is ${text === undefined ? 'missing' : `"${text}"`}, expected "${want}"`);
   }
   return { payload, signer, signature: signatureB64 };
 }
@@ -271,7 +312,8 @@ function checkReference(signed: string, policy: ReferencePolicy | undefined): vo
   }
   const repo = referenceName(policy.image);
   if (policy.mode === 'repository') {
-    if (referenceName(ref) !== repo) invalid(`the signature is for repository ${referenceName(ref)}, not ${repo}`);
+    if (referenceName(ref) !== repo)
+      invalid(`the signature is for repository ${referenceName(ref)}, not ${repo}`);
     return;
   }
   // containers/image matchExact: both sides must carry a tag or digest, and be identical
@@ -279,7 +321,8 @@ function checkReference(signed: string, policy: ReferencePolicy | undefined): vo
     r.digest ? `${referenceName(r)}@${r.digest}` : r.tag ? `${referenceName(r)}:${r.tag}` : undefined;
   const a = exact(ref);
   const b = exact(policy.image);
-  if (a === undefined || b === undefined || a !== b) invalid(`the signed identity ${signed} does not match ${b ?? repo} exactly`);
+  if (a === undefined || b === undefined || a !== b)
+    invalid(`the signed identity ${signed} does not match ${b ?? repo} exactly`);
 }
 
 function createHashHex(data: Uint8Array): string {

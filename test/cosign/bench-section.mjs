@@ -42,7 +42,9 @@ export const cosignSignSection = {
       format: 'esm',
       target: 'node20',
       logLevel: 'warning',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
     });
     const lib = await import(pathToFileURL(outfile).href);
     const cli = await ctx.cli();
@@ -53,7 +55,9 @@ export const cosignSignSection = {
 
     const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-cosign-'));
     const env = { ...process.env, COSIGN_PASSWORD: PASSWORD, COSIGN_YES: 'true' };
-    const gen = await ctx.run(cosignBin, ['generate-key-pair', '--output-key-prefix', join(dir, 'bench')], { env });
+    const gen = await ctx.run(cosignBin, ['generate-key-pair', '--output-key-prefix', join(dir, 'bench')], {
+      env,
+    });
     if (gen.code !== 0) throw new Error(`cosign generate-key-pair failed: ${gen.stderr}`);
     const key = join(dir, 'bench.key');
     const pub = join(dir, 'bench.pub');
@@ -79,22 +83,27 @@ export const cosignSignSection = {
         verify: async (ref) => timed(() => inProcess.verify(ref)),
       },
       'cosign 2.5': {
-        sign: (ref) => ctx.run(cosignBin, ['sign', '-y', '--key', key, '--tlog-upload=false', ...flags, ref], { env }),
-        verify: (ref) => ctx.run(cosignBin, ['verify', '--key', pub, '--insecure-ignore-tlog', ...flags, ref], { env }),
+        sign: (ref) =>
+          ctx.run(cosignBin, ['sign', '-y', '--key', key, '--tlog-upload=false', ...flags, ref], { env }),
+        verify: (ref) =>
+          ctx.run(cosignBin, ['verify', '--key', pub, '--insecure-ignore-tlog', ...flags, ref], { env }),
       },
     };
     const results = {};
-    for (const name of Object.keys(tools)) results[name] = { sign: [], signReq: [], verify: [], verifyReq: [] };
+    for (const name of Object.keys(tools))
+      results[name] = { sign: [], signReq: [], verify: [], verifyReq: [] };
     for (let i = 0; i <= ctx.iterations; i++) {
       for (const [name, tool] of Object.entries(tools)) {
         const ref = await fresh();
         let before = proxy.requests.length;
         const s = await tool.sign(ref);
-        if (s.code !== 0) throw new Error(`${name} sign failed (exit ${s.code}): ${String(s.stderr).slice(-500)}`);
+        if (s.code !== 0)
+          throw new Error(`${name} sign failed (exit ${s.code}): ${String(s.stderr).slice(-500)}`);
         const signReq = proxy.requests.length - before;
         before = proxy.requests.length;
         const v = await tool.verify(ref);
-        if (v.code !== 0) throw new Error(`${name} verify failed (exit ${v.code}): ${String(v.stderr).slice(-500)}`);
+        if (v.code !== 0)
+          throw new Error(`${name} verify failed (exit ${v.code}): ${String(v.stderr).slice(-500)}`);
         if (i === 0) continue; // warm-up
         results[name].sign.push(s.ms);
         results[name].signReq.push(signReq);
@@ -113,8 +122,12 @@ export const cosignSignSection = {
       'verify requests': fmt(median(r.verifyReq), 0),
       'verify time vs cosign': fmt(median(r.verify) / median(c.verify), 2) + '×',
     }));
-    ctx.note('every run signs a freshly pushed image (no existing signature manifest); both tools open the same scrypt N=65536 key');
-    ctx.note('gantry in-process = the library as the sign-image action runs it (no process start); gantry CLI includes node startup');
+    ctx.note(
+      'every run signs a freshly pushed image (no existing signature manifest); both tools open the same scrypt N=65536 key',
+    );
+    ctx.note(
+      'gantry in-process = the library as the sign-image action runs it (no process start); gantry CLI includes node startup',
+    );
     return { columns: Object.keys(rows[0]), rows };
   },
 };

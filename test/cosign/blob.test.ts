@@ -31,8 +31,15 @@ describe('verify-blob over signatures made by the real cosign (containers/image 
   it('accepts the cosign signature with its key and the manifest digest', () => {
     if (!valid) throw new Error('fixture missing');
     const blob = Buffer.from(valid.payload_b64, 'base64');
-    const digest = 'sha256:' + createHash('sha256').update(readConformance(dir, 'dir-img-cosign-valid/manifest.json')).digest('hex');
-    const res = verifyBlob({ keys: [cosign2Pub, cosignPub], blob, signature: valid.signature_b64, imageDigest: digest });
+    const digest =
+      'sha256:' +
+      createHash('sha256').update(readConformance(dir, 'dir-img-cosign-valid/manifest.json')).digest('hex');
+    const res = verifyBlob({
+      keys: [cosign2Pub, cosignPub],
+      blob,
+      signature: valid.signature_b64,
+      imageDigest: digest,
+    });
     expect(res.key).toBe('cosign.pub');
     expect(res.payload?.critical.image['docker-manifest-digest']).toBe(digest);
   });
@@ -40,12 +47,21 @@ describe('verify-blob over signatures made by the real cosign (containers/image 
   it('rejects the wrong key, a changed payload, another digest and non-base64', () => {
     if (!valid) throw new Error('fixture missing');
     const blob = Buffer.from(valid.payload_b64, 'base64');
-    expect(invalid(() => verifyBlob({ keys: [cosign2Pub], blob, signature: valid.signature_b64 }))).toBe(true);
+    expect(invalid(() => verifyBlob({ keys: [cosign2Pub], blob, signature: valid.signature_b64 }))).toBe(
+      true,
+    );
     const changed = Buffer.from(blob.toString().replace('"optional":null', '"optional":{}'));
-    expect(invalid(() => verifyBlob({ keys: [cosignPub], blob: changed, signature: valid.signature_b64 }))).toBe(true);
+    expect(
+      invalid(() => verifyBlob({ keys: [cosignPub], blob: changed, signature: valid.signature_b64 })),
+    ).toBe(true);
     expect(
       invalid(() =>
-        verifyBlob({ keys: [cosignPub], blob, signature: valid.signature_b64, imageDigest: 'sha256:' + '0'.repeat(64) }),
+        verifyBlob({
+          keys: [cosignPub],
+          blob,
+          signature: valid.signature_b64,
+          imageDigest: 'sha256:' + '0'.repeat(64),
+        }),
       ),
     ).toBe(true);
     expect(invalid(() => verifyBlob({ keys: [cosignPub], blob, signature: 'not base64!' }))).toBe(true);

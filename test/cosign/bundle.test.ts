@@ -6,7 +6,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isGantryError } from '../../src/core/errors.js';
-import { legacyAnnotationsFromBundle, trustedRootMaterial, verifySigstoreBundle } from '../../src/cosign/bundle.js';
+import {
+  legacyAnnotationsFromBundle,
+  trustedRootMaterial,
+  verifySigstoreBundle,
+} from '../../src/cosign/bundle.js';
 import { verifySignatureLayer } from '../../src/cosign/verify-signature.js';
 import { conformancePath, readConformanceJson } from './conformance.js';
 
@@ -86,8 +90,11 @@ describe('keyless legacy annotations from a real public-good bundle (happy-path-
   // The artifact is a.txt, not a simple-signing payload: reaching the payload check means the
   // certificate chain, identity, Rekor SET and signature all verified.
   const bundle = JSON.parse(readFileSync(assets('happy-path-v0.3/bundle.sigstore.json'), 'utf8')) as unknown;
-  const material = trustedRootMaterial(JSON.parse(readFileSync(conformancePath('sigstore-conformance', 'production_trusted_root.json'), 'utf8')));
-  const identity = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+  const material = trustedRootMaterial(
+    JSON.parse(readFileSync(conformancePath('sigstore-conformance', 'production_trusted_root.json'), 'utf8')),
+  );
+  const identity =
+    'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
   const layer = {
     mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
     payload: readFileSync(assets('a.txt')),
@@ -96,7 +103,11 @@ describe('keyless legacy annotations from a real public-good bundle (happy-path-
   const verdict = (issuer: string, rekorKeys = material.rekorKeys): string => {
     try {
       verifySignatureLayer(layer, 'sha256:' + '0'.repeat(64), {
-        certificate: { roots: material.roots, intermediates: material.intermediates, identities: [{ subject: identity, issuer }] },
+        certificate: {
+          roots: material.roots,
+          intermediates: material.intermediates,
+          identities: [{ subject: identity, issuer }],
+        },
         rekorKeys,
       });
       return 'accept';
@@ -110,6 +121,10 @@ describe('keyless legacy annotations from a real public-good bundle (happy-path-
   });
   it('another issuer or another Rekor key is rejected before the payload', () => {
     expect(verdict('https://accounts.google.com')).toMatch(/certificate identity/);
-    expect(verdict('https://token.actions.githubusercontent.com', [generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey])).toMatch(/SET does not verify/);
+    expect(
+      verdict('https://token.actions.githubusercontent.com', [
+        generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey,
+      ]),
+    ).toMatch(/SET does not verify/);
   });
 });

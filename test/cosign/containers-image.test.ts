@@ -48,7 +48,11 @@ function readSignature(file: string): SignatureLayer {
     payload: string;
     annotations: Record<string, string>;
   };
-  return { mediaType: json.mimeType, payload: Buffer.from(json.payload, 'base64'), annotations: json.annotations };
+  return {
+    mediaType: json.mimeType,
+    payload: Buffer.from(json.payload, 'base64'),
+    annotations: json.annotations,
+  };
 }
 
 function mutate(layer: SignatureLayer, how: string | undefined): SignatureLayer {
@@ -83,9 +87,12 @@ const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(
 function imageDigest(c: Case, layer: SignatureLayer): string | undefined {
   if (c.manifest === null) return undefined;
   const manifest = c.manifest ?? (c.sig && `${c.sig.split('/')[0]}/manifest.json`);
-  if (manifest && existsSync(conformancePath(DIR, manifest))) return sha256(readFileSync(conformancePath(DIR, manifest)));
+  if (manifest && existsSync(conformancePath(DIR, manifest)))
+    return sha256(readFileSync(conformancePath(DIR, manifest)));
   // no manifest next to the signature (unknown-cosign-key.signature): the digest it claims
-  const p = JSON.parse(Buffer.from(layer.payload).toString()) as { critical: { image: { 'docker-manifest-digest': string } } };
+  const p = JSON.parse(Buffer.from(layer.payload).toString()) as {
+    critical: { image: { 'docker-manifest-digest': string } };
+  };
   return p.critical.image['docker-manifest-digest'];
 }
 
@@ -160,7 +167,9 @@ describe('containers/image cosign fixtures (expectations.json)', () => {
       it(title, () => {
         const dir = c.image_dir ?? '';
         const sigs = readdirSync(conformancePath(DIR, dir)).filter((f) => f.startsWith('signature-'));
-        const accepted = sigs.filter((f) => evaluate({ ...c, sig: `${dir}/${f}` }, readSignature(`${dir}/${f}`)) === 'accept');
+        const accepted = sigs.filter(
+          (f) => evaluate({ ...c, sig: `${dir}/${f}` }, readSignature(`${dir}/${f}`)) === 'accept',
+        );
         const m = /\((\d+) valid signatures\)/.exec(c.expect);
         if (c.expect.startsWith('image allowed')) {
           expect(accepted.length).toBe(m ? Number(m[1]) : 1);
@@ -177,7 +186,10 @@ describe('containers/image cosign fixtures (expectations.json)', () => {
     const layer = readSignature(c.sig);
     expect(evaluate(c, layer, policyFor(c, 'exact'))).toMatch(/does not match/);
     expect(evaluate(c, layer, policyFor(c, 'repository'))).toBe('accept');
-    const other = { ...policyFor(c, 'repository'), reference: { mode: 'repository' as const, image: parseReference('192.168.64.2:5000/other') } };
+    const other = {
+      ...policyFor(c, 'repository'),
+      reference: { mode: 'repository' as const, image: parseReference('192.168.64.2:5000/other') },
+    };
     expect(evaluate(c, layer, other)).toMatch(/is for repository/);
   });
 
@@ -185,6 +197,8 @@ describe('containers/image cosign fixtures (expectations.json)', () => {
     const c = cases[0];
     if (!c?.sig) throw new Error('case 1 missing');
     const layer = readSignature(c.sig);
-    expect(evaluate(c, layer, { ...policyFor(c), annotations: { env: 'prod' } })).toMatch(/annotation env is missing/);
+    expect(evaluate(c, layer, { ...policyFor(c), annotations: { env: 'prod' } })).toMatch(
+      /annotation env is missing/,
+    );
   });
 });

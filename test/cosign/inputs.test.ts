@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { isGantryError } from '../../src/core/errors.js';
 import { Inputs, envInputSource } from '../../src/core/inputs.js';
-import { chooseSigningMode, fetchOidcToken, parseAnnotations, readSignInputs, readVerifyInputs } from '../../src/cosign/inputs.js';
+import {
+  chooseSigningMode,
+  fetchOidcToken,
+  parseAnnotations,
+  readSignInputs,
+  readVerifyInputs,
+} from '../../src/cosign/inputs.js';
 
-const OIDC = { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/token', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't' };
+const OIDC = {
+  ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/token',
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't',
+};
 
 function configError(fn: () => unknown): string {
   try {
@@ -16,7 +25,12 @@ function configError(fn: () => unknown): string {
 }
 
 describe('signing mode selection', () => {
-  const table: [mode: 'key' | 'keyless' | 'auto', key: string | undefined, env: NodeJS.ProcessEnv, want: string][] = [
+  const table: [
+    mode: 'key' | 'keyless' | 'auto',
+    key: string | undefined,
+    env: NodeJS.ProcessEnv,
+    want: string,
+  ][] = [
     ['auto', 'k.key', {}, 'key'],
     ['auto', 'k.key', OIDC, 'key'],
     ['auto', undefined, OIDC, 'keyless'],
@@ -35,7 +49,9 @@ describe('signing mode selection', () => {
     });
   }
   it('keyless without a token names key-based signing as the way (Gitea)', () => {
-    expect(configError(() => chooseSigningMode('keyless', undefined, {}))).toMatch(/no OIDC token.*Gitea.*sign with a key/s);
+    expect(configError(() => chooseSigningMode('keyless', undefined, {}))).toMatch(
+      /no OIDC token.*Gitea.*sign with a key/s,
+    );
   });
 });
 
@@ -44,21 +60,40 @@ describe('inputs', () => {
 
   it('reads the sign-image inputs, keeping an explicitly empty password', () => {
     const s = readSignInputs(
-      inputs({ INPUT_IMAGES: 'a/b:1\na/c:2', INPUT_KEY: 'env://K', INPUT_PASSWORD: '', INPUT_ANNOTATIONS: 'x=1,y=a=b', INPUT_RECURSIVE: 'true' }),
+      inputs({
+        INPUT_IMAGES: 'a/b:1\na/c:2',
+        INPUT_KEY: 'env://K',
+        INPUT_PASSWORD: '',
+        INPUT_ANNOTATIONS: 'x=1,y=a=b',
+        INPUT_RECURSIVE: 'true',
+      }),
     );
-    expect(s).toMatchObject({ images: ['a/b:1', 'a/c:2'], key: 'env://K', password: '', mode: 'auto', format: 'legacy', recursive: true });
+    expect(s).toMatchObject({
+      images: ['a/b:1', 'a/c:2'],
+      key: 'env://K',
+      password: '',
+      mode: 'auto',
+      format: 'legacy',
+      recursive: true,
+    });
     expect(s.annotations).toEqual({ x: '1', y: 'a=b' });
     expect(readSignInputs(inputs({ INPUT_IMAGES: 'a' })).password).toBeUndefined();
   });
 
   it('rejects bad values naming the input', () => {
     expect(configError(() => readSignInputs(inputs({})))).toMatch(/input "images" is required/);
-    expect(configError(() => readSignInputs(inputs({ INPUT_IMAGES: 'a', INPUT_MODE: 'magic' })))).toMatch(/input "mode" is "magic"/);
-    expect(configError(() => readSignInputs(inputs({ INPUT_IMAGES: 'a', INPUT_FORMAT: 'v3' })))).toMatch(/input "format"/);
+    expect(configError(() => readSignInputs(inputs({ INPUT_IMAGES: 'a', INPUT_MODE: 'magic' })))).toMatch(
+      /input "mode" is "magic"/,
+    );
+    expect(configError(() => readSignInputs(inputs({ INPUT_IMAGES: 'a', INPUT_FORMAT: 'v3' })))).toMatch(
+      /input "format"/,
+    );
     expect(configError(() => parseAnnotations(['novalue'], 'input "annotations"'))).toMatch(/not key=value/);
     expect(configError(() => readVerifyInputs(inputs({ INPUT_IMAGES: 'a' })))).toMatch(/input "key"/);
     expect(
-      configError(() => readVerifyInputs(inputs({ INPUT_IMAGES: 'a', 'INPUT_CERTIFICATE-IDENTITY': 'me@x' }))),
+      configError(() =>
+        readVerifyInputs(inputs({ INPUT_IMAGES: 'a', 'INPUT_CERTIFICATE-IDENTITY': 'me@x' })),
+      ),
     ).toMatch(/certificate-oidc-issuer/);
   });
 

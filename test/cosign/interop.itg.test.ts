@@ -14,7 +14,16 @@ import { signImages } from '../../src/cosign/sign-image.js';
 import { verifyImage } from '../../src/cosign/verify-image.js';
 import { SIGNATURE_ANNOTATION } from '../../src/cosign/verify-signature.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
-import { cosign, cosignSign, cosignVerify, getManifestBytes, pushBlob, pushImage, pushIndex, pushManifest } from './helpers.js';
+import {
+  cosign,
+  cosignSign,
+  cosignVerify,
+  getManifestBytes,
+  pushBlob,
+  pushImage,
+  pushIndex,
+  pushManifest,
+} from './helpers.js';
 
 let reg: RunningRegistry;
 let dir: string;
@@ -25,7 +34,11 @@ beforeAll(async () => {
   reg = await startRegistry({ auth: 'none' });
   dir = mkdtempSync(join(tmpdir(), 'gantry-cosign-itg-'));
   // a key pair made by the real cosign …
-  const gen = await cosign(['generate-key-pair', '--output-key-prefix', 'cosign'], { COSIGN_PASSWORD: 'cosign-pw' }, dir);
+  const gen = await cosign(
+    ['generate-key-pair', '--output-key-prefix', 'cosign'],
+    { COSIGN_PASSWORD: 'cosign-pw' },
+    dir,
+  );
   expect(gen.exitCode, gen.stderr).toBe(0);
   keys.cosignKey = join(dir, 'cosign.key');
   keys.cosignPub = join(dir, 'cosign.pub');
@@ -38,7 +51,8 @@ beforeAll(async () => {
 });
 
 const gantryKey = () => loadSigningKey({ key: keys.gantryKey, password: 'gantry-pw', env: {} });
-const cosignKeyInGantry = () => loadSigningKey({ key: keys.cosignKey, env: { COSIGN_PASSWORD: 'cosign-pw' } });
+const cosignKeyInGantry = () =>
+  loadSigningKey({ key: keys.cosignKey, env: { COSIGN_PASSWORD: 'cosign-pw' } });
 const pub = (path: string) => loadVerificationKey({ key: path });
 
 describe('gantry ⇄ cosign', () => {
@@ -54,17 +68,26 @@ describe('gantry ⇄ cosign', () => {
     expect(signed?.['signature-ref']).toMatch(new RegExp(`${reg.host}/app1:${signatureTag(digest)}@sha256:`));
     const res = await cosignVerify(keys.cosignPub, `${reg.host}/app1@${digest}`, ['-a', 'commit=abc123']);
     expect(res.exitCode, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout) as { critical: { identity: { 'docker-reference': string } }; optional: unknown }[];
+    const out = JSON.parse(res.stdout) as {
+      critical: { identity: { 'docker-reference': string } };
+      optional: unknown;
+    }[];
     expect(out[0]?.critical.identity['docker-reference']).toBe(`${reg.host}/app1`);
     expect(out[0]?.optional).toEqual({ commit: 'abc123' });
   });
 
   it('2. cosign signs → gantry verify accepts, by tag and by digest', async () => {
     const digest = await pushImage(reg.url, 'app2', 'v1');
-    const res = await cosignSign(keys.cosignKey, 'cosign-pw', `${reg.host}/app2@${digest}`, ['-a', 'env=prod']);
+    const res = await cosignSign(keys.cosignKey, 'cosign-pw', `${reg.host}/app2@${digest}`, [
+      '-a',
+      'env=prod',
+    ]);
     expect(res.exitCode, res.stderr).toBe(0);
     for (const image of [`${reg.host}/app2:v1`, `${reg.host}/app2@${digest}`]) {
-      const v = await verifyImage(registry, image, { keys: [await pub(keys.cosignPub)], annotations: { env: 'prod' } });
+      const v = await verifyImage(registry, image, {
+        keys: [await pub(keys.cosignPub)],
+        annotations: { env: 'prod' },
+      });
       expect(v.verified, v.problems.join('\n')).toBe(true);
       expect(v.digest).toBe(digest);
     }
@@ -79,7 +102,9 @@ describe('gantry ⇄ cosign', () => {
     const digest = await pushImage(reg.url, 'app3', 'v1');
     const res = await cosignSign(keys.gantryKey, 'gantry-pw', `${reg.host}/app3@${digest}`);
     expect(res.exitCode, res.stderr).toBe(0);
-    expect((await verifyImage(registry, `${reg.host}/app3:v1`, { keys: [await pub(keys.gantryPub)] })).verified).toBe(true);
+    expect(
+      (await verifyImage(registry, `${reg.host}/app3:v1`, { keys: [await pub(keys.gantryPub)] })).verified,
+    ).toBe(true);
     expect((await cosignVerify(keys.gantryPub, `${reg.host}/app3@${digest}`)).exitCode).toBe(0);
   });
 
@@ -91,7 +116,9 @@ describe('gantry ⇄ cosign', () => {
     expect(first?.pushed).toBe(true);
     const [again] = await signImages({ registry, images: [ref], key: await gantryKey() });
     expect(again?.pushed).toBe(false);
-    const layers = parseSignatureManifest((await getManifestBytes(reg.url, 'app5', signatureTag(digest))) ?? Buffer.from('')).layers;
+    const layers = parseSignatureManifest(
+      (await getManifestBytes(reg.url, 'app5', signatureTag(digest))) ?? Buffer.from(''),
+    ).layers;
     expect(layers).toHaveLength(2);
     for (const key of [keys.cosignPub, keys.gantryPub]) {
       expect((await cosignVerify(key, ref)).exitCode).toBe(0);
@@ -99,14 +126,21 @@ describe('gantry ⇄ cosign', () => {
     }
     // cosign appending after gantry keeps gantry's signature too
     expect((await cosignSign(keys.cosignKey, 'cosign-pw', ref, ['-a', 'round=2'])).exitCode).toBe(0);
-    const after = parseSignatureManifest((await getManifestBytes(reg.url, 'app5', signatureTag(digest))) ?? Buffer.from('')).layers;
+    const after = parseSignatureManifest(
+      (await getManifestBytes(reg.url, 'app5', signatureTag(digest))) ?? Buffer.from(''),
+    ).layers;
     expect(after).toHaveLength(3);
     expect((await verifyImage(registry, ref, { keys: [await pub(keys.gantryPub)] })).verified).toBe(true);
   });
 
   it('recursive: signs the index and every platform manifest; cosign verifies each', async () => {
     const { index, children } = await pushIndex(reg.url, 'multi', 'v1');
-    const signed = await signImages({ registry, images: [`${reg.host}/multi:v1`], key: await gantryKey(), recursive: true });
+    const signed = await signImages({
+      registry,
+      images: [`${reg.host}/multi:v1`],
+      key: await gantryKey(),
+      recursive: true,
+    });
     expect(signed.map((s) => s.digest)).toEqual([index, ...children]);
     for (const d of [index, ...children]) {
       expect((await cosignVerify(keys.gantryPub, `${reg.host}/multi@${d}`)).exitCode).toBe(0);
@@ -114,7 +148,9 @@ describe('gantry ⇄ cosign', () => {
     const single = await pushIndex(reg.url, 'multi2', 'v1');
     const one = await signImages({ registry, images: [`${reg.host}/multi2:v1`], key: await gantryKey() });
     expect(one.map((s) => s.digest)).toEqual([single.index]);
-    expect((await cosignVerify(keys.gantryPub, `${reg.host}/multi2@${single.children[0] ?? ''}`)).exitCode).not.toBe(0);
+    expect(
+      (await cosignVerify(keys.gantryPub, `${reg.host}/multi2@${single.children[0] ?? ''}`)).exitCode,
+    ).not.toBe(0);
   });
 });
 
@@ -131,10 +167,17 @@ describe('4. tampering is rejected by both gantry and cosign', () => {
     await signImages({ registry, images: [`${reg.host}/${repo}@${digest}`], key: await gantryKey() });
     return { digest, ref: `${reg.host}/${repo}@${digest}` };
   }
-  async function rewrite(repo: string, digest: string, fn: (payload: Buffer, sig: string) => { payload: Buffer; annotations: Record<string, string> }) {
+  async function rewrite(
+    repo: string,
+    digest: string,
+    fn: (payload: Buffer, sig: string) => { payload: Buffer; annotations: Record<string, string> },
+  ) {
     const tag = signatureTag(digest);
-    const layer = parseSignatureManifest((await getManifestBytes(reg.url, repo, tag)) ?? Buffer.from('')).layers[0];
-    const payload = Buffer.from(await (await fetch(`${reg.url}/v2/${repo}/blobs/${layer?.digest ?? ''}`)).arrayBuffer());
+    const layer = parseSignatureManifest((await getManifestBytes(reg.url, repo, tag)) ?? Buffer.from(''))
+      .layers[0];
+    const payload = Buffer.from(
+      await (await fetch(`${reg.url}/v2/${repo}/blobs/${layer?.digest ?? ''}`)).arrayBuffer(),
+    );
     const changed = fn(payload, layer?.annotations?.[SIGNATURE_ANNOTATION] ?? '');
     const built = buildSignatureManifest([], [changed]);
     for (const b of [...built.newBlobs, built.config]) await pushBlob(reg.url, repo, b);
@@ -152,7 +195,13 @@ describe('4. tampering is rejected by both gantry and cosign', () => {
     const a = await signed('t-otherdigest');
     const b = await pushImage(reg.url, 't-otherdigest', 'v2');
     const sig = await getManifestBytes(reg.url, 't-otherdigest', signatureTag(a.digest));
-    await pushManifest(reg.url, 't-otherdigest', signatureTag(b), sig ?? Buffer.from(''), 'application/vnd.oci.image.manifest.v1+json');
+    await pushManifest(
+      reg.url,
+      't-otherdigest',
+      signatureTag(b),
+      sig ?? Buffer.from(''),
+      'application/vnd.oci.image.manifest.v1+json',
+    );
     const problems = await bothReject(`${reg.host}/t-otherdigest@${b}`);
     expect(problems.join()).toMatch(/is for sha256:.*not for the image's digest/);
   });
@@ -185,10 +234,20 @@ describe('registries with authentication', () => {
     const creds = { username: secure.username ?? '', password: secure.password ?? '' };
     const digest = await pushImage(secure.url, 'private', 'v1', creds);
     const authed = defaultSignatureRegistry({ credentials: creds, env: {}, dockerConfig: false });
-    const [s] = await signImages({ registry: authed, images: [`${secure.host}/private:v1`], key: await gantryKey() });
+    const [s] = await signImages({
+      registry: authed,
+      images: [`${secure.host}/private:v1`],
+      key: await gantryKey(),
+    });
     expect(s?.digest).toBe(digest);
-    expect((await verifyImage(authed, `${secure.host}/private:v1`, { keys: [await pub(keys.gantryPub)] })).verified).toBe(true);
-    await expect(verifyImage(defaultSignatureRegistry({ env: {}, dockerConfig: false }), `${secure.host}/private:v1`, { keys: [await pub(keys.gantryPub)] })).rejects.toMatchObject({ code: 'auth' });
+    expect(
+      (await verifyImage(authed, `${secure.host}/private:v1`, { keys: [await pub(keys.gantryPub)] }))
+        .verified,
+    ).toBe(true);
+    await expect(
+      verifyImage(defaultSignatureRegistry({ env: {}, dockerConfig: false }), `${secure.host}/private:v1`, {
+        keys: [await pub(keys.gantryPub)],
+      }),
+    ).rejects.toMatchObject({ code: 'auth' });
   });
 });
-

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parsePublicKey } from '../../src/cosign/keys.js';
-import { buildSignatureManifest, parseSignatureManifest, signatureConfig, signatureTag } from '../../src/cosign/layout.js';
+import {
+  buildSignatureManifest,
+  parseSignatureManifest,
+  signatureConfig,
+  signatureTag,
+} from '../../src/cosign/layout.js';
 import { buildSimpleSigningPayload } from '../../src/cosign/payload.js';
 import { cosignRepositoryName } from '../../src/cosign/sign-image.js';
 import { verifySignatureLayer } from '../../src/cosign/verify-signature.js';
@@ -47,25 +52,47 @@ describe('what cosign 2.5 wrote (captured), rebuilt byte for byte', () => {
   it('the config blob and the manifest', () => {
     if (!layer) throw new Error('no layer');
     expect(signatureConfig([layer.digest]).toString()).toBe(captured.config);
-    const built = buildSignatureManifest([], [{ payload: Buffer.from(captured.payload), annotations: layer.annotations ?? {} }]);
+    const built = buildSignatureManifest(
+      [],
+      [{ payload: Buffer.from(captured.payload), annotations: layer.annotations ?? {} }],
+    );
     expect(built.manifest.toString()).toBe(captured.manifest);
     expect(built.config.toString()).toBe(captured.config);
     // appending keeps the earlier layers in order
-    const two = buildSignatureManifest(built.layers, [{ payload: Buffer.from('{}'), annotations: { a: 'b' } }]);
-    expect(parseSignatureManifest(two.manifest).layers.map((l) => l.digest)).toEqual([layer.digest, built.layers[1]?.digest ?? two.layers[1]?.digest]);
+    const two = buildSignatureManifest(built.layers, [
+      { payload: Buffer.from('{}'), annotations: { a: 'b' } },
+    ]);
+    expect(parseSignatureManifest(two.manifest).layers.map((l) => l.digest)).toEqual([
+      layer.digest,
+      built.layers[1]?.digest ?? two.layers[1]?.digest,
+    ]);
   });
 
   it("cosign's signature verifies for the image digest; not for another digest or repository", () => {
     if (!layer) throw new Error('no layer');
     const key = parsePublicKey(captured.public_key, 'c1.pub');
-    const l = { mediaType: layer.mediaType, payload: Buffer.from(captured.payload), annotations: layer.annotations ?? {} };
+    const l = {
+      mediaType: layer.mediaType,
+      payload: Buffer.from(captured.payload),
+      annotations: layer.annotations ?? {},
+    };
     const image = parseReference(`${captured.repository}@${captured.image_digest}`);
-    expect(verifySignatureLayer(l, captured.image_digest, { keys: [key], reference: { mode: 'repository', image } }).signer).toBe('c1.pub');
-    expect(() => verifySignatureLayer(l, `sha256:${'0'.repeat(64)}`, { keys: [key] })).toThrow(/not for the image's digest/);
-    const other = parseReference('127.0.0.1:5055/other');
-    expect(() => verifySignatureLayer(l, captured.image_digest, { keys: [key], reference: { mode: 'repository', image: other } })).toThrow(
-      /is for repository/,
+    expect(
+      verifySignatureLayer(l, captured.image_digest, {
+        keys: [key],
+        reference: { mode: 'repository', image },
+      }).signer,
+    ).toBe('c1.pub');
+    expect(() => verifySignatureLayer(l, `sha256:${'0'.repeat(64)}`, { keys: [key] })).toThrow(
+      /not for the image's digest/,
     );
+    const other = parseReference('127.0.0.1:5055/other');
+    expect(() =>
+      verifySignatureLayer(l, captured.image_digest, {
+        keys: [key],
+        reference: { mode: 'repository', image: other },
+      }),
+    ).toThrow(/is for repository/);
   });
 
   it('docker-reference for Docker Hub images is index.docker.io/…, as go-containerregistry names it', () => {

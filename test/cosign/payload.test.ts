@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isGantryError } from '../../src/core/errors.js';
-import { buildSimpleSigningPayload, goJsonMarshal, parseSimpleSigningPayload } from '../../src/cosign/payload.js';
+import {
+  buildSimpleSigningPayload,
+  goJsonMarshal,
+  parseSimpleSigningPayload,
+} from '../../src/cosign/payload.js';
 import { readConformanceJson } from './conformance.js';
 
 interface MarshalCase {
@@ -61,7 +65,11 @@ describe('simple-signing payload (conformance: sigstore/sigstore payload_test.go
   });
 
   it('empty annotations are written as null, like cosign', () => {
-    const p = buildSimpleSigningPayload({ repository: 'r/x', digest: 'sha256:' + 'a'.repeat(64), annotations: {} });
+    const p = buildSimpleSigningPayload({
+      repository: 'r/x',
+      digest: 'sha256:' + 'a'.repeat(64),
+      annotations: {},
+    });
     expect(p.toString()).toMatch(/"optional":null}$/);
   });
 });
