@@ -18,7 +18,8 @@ const col = (name: string, type = 'string', priority = 0, format = ''): Column =
 
 /** Go's duration.HumanDuration, which kubectl's AGE column uses. */
 export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
+  // Go truncates toward zero: -1.5 s is "0s", not "<invalid>"
+  const seconds = Math.trunc(ms / 1000);
   if (seconds < -1) return '<invalid>';
   if (seconds < 0) return '0s';
   if (seconds < 120) return `${seconds}s`;
