@@ -48,7 +48,13 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Options {
-  const opts: Options = { command: '', json: false, clockSpeed: 1, stateDir: defaultStateDir(env), tls: false };
+  const opts: Options = {
+    command: '',
+    json: false,
+    clockSpeed: 1,
+    stateDir: defaultStateDir(env),
+    tls: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -72,7 +78,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     else if (!opts.command) opts.command = a;
     else throw new UsageError(`unexpected argument ${a}`);
   }
-  if (!['up', 'down', 'status', 'serve', 'help'].includes(opts.command)) throw new UsageError(opts.command ? `unknown command ${opts.command}` : 'missing command');
+  if (!['up', 'down', 'status', 'serve', 'help'].includes(opts.command))
+    throw new UsageError(opts.command ? `unknown command ${opts.command}` : 'missing command');
   return opts;
 }
 
@@ -113,14 +120,23 @@ function printHuman(s: SandboxState, out: (l: string) => void): void {
 function adminGet<T>(s: SandboxState, path: string): Promise<T> {
   return new Promise((resolvePromise, reject) => {
     const url = new URL(path, s.server);
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers: { Authorization: `Bearer ${s.adminToken}` }, ...(s.caPem ? { ca: s.caPem } : {}), timeout: 5000 }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => {
-        if ((res.statusCode ?? 0) >= 300) reject(new Error(`${path}: HTTP ${res.statusCode}: ${text}`));
-        else resolvePromise(JSON.parse(text) as T);
-      });
-    });
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'GET',
+        headers: { Authorization: `Bearer ${s.adminToken}` },
+        ...(s.caPem ? { ca: s.caPem } : {}),
+        timeout: 5000,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          if ((res.statusCode ?? 0) >= 300) reject(new Error(`${path}: HTTP ${res.statusCode}: ${text}`));
+          else resolvePromise(JSON.parse(text) as T);
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -132,7 +148,14 @@ async function serve(opts: Options, log: (l: string) => void): Promise<number> {
   const registry = await startRegistry({ dataDir: join(opts.stateDir, 'registry') });
   let ks;
   try {
-    ks = await startKubesim({ registry: registry.host, clockSpeed: opts.clockSpeed, tls: opts.tls, stateDir: join(opts.stateDir, 'kubesim'), serverMinor: opts.serverMinor, foreignImages: 'healthy' });
+    ks = await startKubesim({
+      registry: registry.host,
+      clockSpeed: opts.clockSpeed,
+      tls: opts.tls,
+      stateDir: join(opts.stateDir, 'kubesim'),
+      serverMinor: opts.serverMinor,
+      foreignImages: 'healthy',
+    });
   } catch (e) {
     await registry.stop();
     throw e;
@@ -170,7 +193,16 @@ async function up(opts: Options, out: (l: string) => void): Promise<number> {
     await rm(stateFile(opts.stateDir), { force: true });
     const self = fileURLToPath(import.meta.url);
     const logFd = openSync(join(opts.stateDir, 'serve.log'), 'a');
-    const args = [self, 'serve', '--state-dir', opts.stateDir, '--clock-speed', String(opts.clockSpeed), ...(opts.tls ? ['--tls'] : []), ...(opts.serverMinor ? ['--server-minor', String(opts.serverMinor)] : [])];
+    const args = [
+      self,
+      'serve',
+      '--state-dir',
+      opts.stateDir,
+      '--clock-speed',
+      String(opts.clockSpeed),
+      ...(opts.tls ? ['--tls'] : []),
+      ...(opts.serverMinor ? ['--server-minor', String(opts.serverMinor)] : []),
+    ];
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
     child.unref();
@@ -178,7 +210,9 @@ async function up(opts: Options, out: (l: string) => void): Promise<number> {
     while (!(state = readState(opts.stateDir))) {
       if (child.exitCode !== null || Date.now() > deadline) {
         if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
-        const logText = existsSync(join(opts.stateDir, 'serve.log')) ? readFileSync(join(opts.stateDir, 'serve.log'), 'utf8').trim().split('\n').slice(-10).join('\n') : '';
+        const logText = existsSync(join(opts.stateDir, 'serve.log'))
+          ? readFileSync(join(opts.stateDir, 'serve.log'), 'utf8').trim().split('\n').slice(-10).join('\n')
+          : '';
         throw new Error(`sandbox did not start (see ${join(opts.stateDir, 'serve.log')}):\n${logText}`);
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -232,7 +266,10 @@ async function down(opts: Options, out: (l: string) => void): Promise<number> {
 }
 
 /** Runs one sandbox command; returns the exit code (0 ok, 1 not running, 2 usage, 3 infrastructure). */
-export async function main(argv: string[], io: { out?: (l: string) => void; err?: (l: string) => void } = {}): Promise<number> {
+export async function main(
+  argv: string[],
+  io: { out?: (l: string) => void; err?: (l: string) => void } = {},
+): Promise<number> {
   const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'));
   const err = io.err ?? ((l: string) => process.stderr.write(l + '\n'));
   let opts: Options;
@@ -283,7 +320,7 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`sandbox: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.stderr.write(`sandbox: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 3;
     },
   );

@@ -32,7 +32,12 @@ export interface KubesimAdmin {
   resumeController(name: ControllerName): void;
   /** Writes an object verbatim (status, generation …): bumps resourceVersion and notifies watches. */
   setObject(obj: KObject): KObject;
-  getObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): KObject | undefined;
+  getObject(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): KObject | undefined;
   /** Makes `image` behave as given (`healthy`, `crashloop`, `slow-start=5` …) without a registry lookup. */
   setImageBehavior(image: string, behavior: string): void;
   serviceUrls(): Promise<Record<string, string>>;
@@ -95,7 +100,11 @@ export function createAdmin(d: AdminDeps): KubesimAdmin {
     },
     setObject(obj) {
       const rt = rtOf(obj.apiVersion, obj.kind);
-      d.logger.log('info', 'admin', `raw write ${obj.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name}`);
+      d.logger.log(
+        'info',
+        'admin',
+        `raw write ${obj.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name}`,
+      );
       return d.store.put(rt, obj);
     },
     getObject: (apiVersion, kind, ns, name) => d.store.get(rtOf(apiVersion, kind), ns, name),
@@ -156,12 +165,14 @@ export function createAdminHttpHandler(admin: KubesimAdmin) {
       }
     }
     if (a === 'controllers' && m === 'POST' && b && (c === 'pause' || c === 'resume')) {
-      if (!CONTROLLERS.includes(b as ControllerName)) throw badRequest(`unknown controller ${b}; one of ${CONTROLLERS.join(', ')}`);
+      if (!CONTROLLERS.includes(b as ControllerName))
+        throw badRequest(`unknown controller ${b}; one of ${CONTROLLERS.join(', ')}`);
       if (c === 'pause') admin.pauseController(b as ControllerName);
       else admin.resumeController(b as ControllerName);
       return sendJson(res, 200, { controller: b, paused: c === 'pause' });
     }
-    if (a === 'objects' && (m === 'PUT' || m === 'POST')) return sendJson(res, 200, admin.setObject(json() as KObject));
+    if (a === 'objects' && (m === 'PUT' || m === 'POST'))
+      return sendJson(res, 200, admin.setObject(json() as KObject));
     if (a === 'images' && m === 'POST') {
       const { image, behavior } = json() as { image?: string; behavior?: string };
       if (!image) throw badRequest('admin: image is required');

@@ -7,7 +7,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
-import { ruleAllows, forbidden, unauthorized, type AuthzAttributes, type Identity, type TokenAuthenticator } from './auth.js';
+import {
+  ruleAllows,
+  forbidden,
+  unauthorized,
+  type AuthzAttributes,
+  type Identity,
+  type TokenAuthenticator,
+} from './auth.js';
 import type { SimClock } from './clock.js';
 import { applyDefaults, defaultJobSelector, randomSuffix, validate } from './defaults.js';
 import type { FaultInjector } from './faults.js';
@@ -30,8 +37,29 @@ import {
   versionInfo,
   type ResourceType,
 } from './resources.js';
-import { formatLabelSelector, matchesFields, matchesRequirements, parseFieldSelector, parseLabelSelector, SelectorParseError, unsupportedField, type FieldRequirement, type Requirement } from './selectors.js';
-import { ApiError, alreadyExists, badRequest, conflict, gone, invalid, methodNotAllowed, notFound, notFoundPath, statusBody } from './status-errors.js';
+import {
+  formatLabelSelector,
+  matchesFields,
+  matchesRequirements,
+  parseFieldSelector,
+  parseLabelSelector,
+  SelectorParseError,
+  unsupportedField,
+  type FieldRequirement,
+  type Requirement,
+} from './selectors.js';
+import {
+  ApiError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  gone,
+  invalid,
+  methodNotAllowed,
+  notFound,
+  notFoundPath,
+  statusBody,
+} from './status-errors.js';
 import type { Store, StoreEvent } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import type { Deployment, Job, KObject } from './types.js';
@@ -48,7 +76,13 @@ export interface ApiServerDeps {
   serverAddress: () => string;
   /** Simulated ms between watch bookmarks. */
   bookmarkIntervalMs: number;
-  admin: (req: IncomingMessage, res: ServerResponse, path: string, body: string, identity: Identity | undefined) => Promise<void>;
+  admin: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    body: string,
+    identity: Identity | undefined,
+  ) => Promise<void>;
 }
 
 interface Route {
@@ -60,9 +94,19 @@ interface Route {
 
 const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
-export function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-cache, private',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -89,7 +133,9 @@ function readBody(req: IncomingMessage): Promise<string> {
         try {
           resolve(JSON.stringify(decodeKubernetesProtobuf(buf)));
         } catch (e) {
-          reject(new ApiError(statusBody(415, 'UnsupportedMediaType', e instanceof Error ? e.message : String(e))));
+          reject(
+            new ApiError(statusBody(415, 'UnsupportedMediaType', e instanceof Error ? e.message : String(e))),
+          );
         }
         return;
       }
@@ -100,19 +146,28 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function parseJson(text: string, contentType: string | undefined): unknown {
-  if (!text.trim()) throw badRequest('the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
+  if (!text.trim())
+    throw badRequest(
+      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+    );
   try {
     if (contentType?.includes('yaml')) return parseYaml(text) as unknown;
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw badRequest(`couldn't get version/kind; json parse error: ${e instanceof Error ? e.message : String(e)}`);
+    throw badRequest(
+      `couldn't get version/kind; json parse error: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
 /** Resolves /api/v1/… and /apis/<g>/<v>/… paths to a resource, namespace, name, subresource. */
-export function parseResourcePath(segments: string[]): { group: string; version: string; rest: string[] } | undefined {
-  if (segments[0] === 'api' && segments[1]) return { group: '', version: segments[1], rest: segments.slice(2) };
-  if (segments[0] === 'apis' && segments[1] && segments[2]) return { group: segments[1], version: segments[2], rest: segments.slice(3) };
+export function parseResourcePath(
+  segments: string[],
+): { group: string; version: string; rest: string[] } | undefined {
+  if (segments[0] === 'api' && segments[1])
+    return { group: '', version: segments[1], rest: segments.slice(2) };
+  if (segments[0] === 'apis' && segments[1] && segments[2])
+    return { group: segments[1], version: segments[2], rest: segments.slice(3) };
   return undefined;
 }
 
@@ -120,7 +175,8 @@ function routeOf(group: string, version: string, rest: string[]): Route | undefi
   if (rest[0] === 'namespaces' && rest.length >= 3) {
     const rt = findResource(group, version, rest[2]!);
     if (rt?.namespaced) return { rt, namespace: rest[1], name: rest[3], sub: rest[4] };
-    if (group === '' && (rest[2] === 'status' || rest[2] === 'finalize')) return { rt: R.namespaces, name: rest[1], sub: rest[2] };
+    if (group === '' && (rest[2] === 'status' || rest[2] === 'finalize'))
+      return { rt: R.namespaces, name: rest[1], sub: rest[2] };
     return undefined;
   }
   const rt = findResource(group, version, rest[0] ?? '');
@@ -138,7 +194,8 @@ function listQuery(rt: ResourceType, q: URLSearchParams): ListQuery {
   try {
     const fields = parseFieldSelector(q.get('fieldSelector') ?? undefined);
     const bad = unsupportedField(rt.kind, fields);
-    if (bad) throw badRequest(`"${bad}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
+    if (bad)
+      throw badRequest(`"${bad}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
     return { labels: parseLabelSelector(q.get('labelSelector') ?? undefined), fields };
   } catch (e) {
     if (e instanceof SelectorParseError) throw badRequest(`unable to parse requirement: ${e.message}`);
@@ -147,7 +204,11 @@ function listQuery(rt: ResourceType, q: URLSearchParams): ListQuery {
 }
 
 function matches(o: KObject, ns: string | undefined, lq: ListQuery): boolean {
-  return (ns === undefined || o.metadata.namespace === ns) && matchesRequirements(o.metadata.labels, lq.labels) && matchesFields(o, lq.fields);
+  return (
+    (ns === undefined || o.metadata.namespace === ns) &&
+    matchesRequirements(o.metadata.labels, lq.labels) &&
+    matchesFields(o, lq.fields)
+  );
 }
 
 function withTypeMeta(rt: ResourceType, o: KObject): KObject {
@@ -160,7 +221,13 @@ function toScale(rt: ResourceType, o: KObject): Record<string, unknown> {
   return {
     kind: 'Scale',
     apiVersion: 'autoscaling/v1',
-    metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+    metadata: {
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+      uid: o.metadata.uid,
+      resourceVersion: o.metadata.resourceVersion,
+      creationTimestamp: o.metadata.creationTimestamp,
+    },
     spec: { replicas: spec.replicas ?? 0 },
     status: { replicas: status?.replicas ?? 0, selector: formatLabelSelector(spec.selector) },
   };
@@ -198,7 +265,11 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
   function authorize(id: Identity | undefined, a: AuthzAttributes): void {
     if (!deps.auth || !id) return;
     if (!ruleAllows(id.grant, a)) {
-      logger.log('info', 'authz', `denied ${id.grant.user}: ${a.verb} ${a.resource}${a.subresource ? '/' + a.subresource : ''} ns=${a.namespace ?? '-'} name=${a.name ?? '-'}`);
+      logger.log(
+        'info',
+        'authz',
+        `denied ${id.grant.user}: ${a.verb} ${a.resource}${a.subresource ? '/' + a.subresource : ''} ns=${a.namespace ?? '-'} name=${a.name ?? '-'}`,
+      );
       throw forbidden(id.grant.user, a);
     }
   }
@@ -238,27 +309,48 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
   }
 
   function prepareNew(rt: ResourceType, route: Route, body: unknown, dryRun: boolean): KObject {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('Object is not a valid object');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw badRequest('Object is not a valid object');
     const obj = structuredClone(body) as KObject;
     obj.metadata = { ...(obj.metadata ?? {}) };
-    if (obj.kind && obj.kind !== rt.kind) throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(rt)})`);
+    if (obj.kind && obj.kind !== rt.kind)
+      throw badRequest(
+        `the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(rt)})`,
+      );
     obj.apiVersion = apiVersionOf(rt);
     obj.kind = rt.kind;
     if (rt.namespaced) {
       if (obj.metadata.namespace && route.namespace && obj.metadata.namespace !== route.namespace) {
-        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        throw badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       }
       obj.metadata.namespace = route.namespace;
-      if (!store.get(R.namespaces, undefined, route.namespace!)) throw notFound(R.namespaces, route.namespace!);
+      if (!store.get(R.namespaces, undefined, route.namespace!))
+        throw notFound(R.namespaces, route.namespace!);
     } else delete obj.metadata.namespace;
-    if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = obj.metadata.generateName + randomSuffix();
-    if (!obj.metadata.name) throw invalid(rt.kind, rt.group, '', [{ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' }]);
+    if (!obj.metadata.name && obj.metadata.generateName)
+      obj.metadata.name = obj.metadata.generateName + randomSuffix();
+    if (!obj.metadata.name)
+      throw invalid(rt.kind, rt.group, '', [
+        {
+          field: 'metadata.name',
+          message: 'Required value: name or generateName is required',
+          reason: 'FieldValueRequired',
+        },
+      ]);
     delete obj.metadata.resourceVersion;
     delete obj.metadata.uid;
     delete obj.metadata.creationTimestamp;
     delete obj.metadata.deletionTimestamp;
     delete obj.metadata.generation;
-    if (rt.subresources.includes('status') && rt.kind !== 'Namespace' && rt.kind !== 'Pod' && rt.kind !== 'Service') delete obj.status;
+    if (
+      rt.subresources.includes('status') &&
+      rt.kind !== 'Namespace' &&
+      rt.kind !== 'Pod' &&
+      rt.kind !== 'Service'
+    )
+      delete obj.status;
     void dryRun;
     return obj;
   }
@@ -267,7 +359,8 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     const rt = route.rt;
     const dryRun = q.get('dryRun') === 'All';
     const obj = prepareNew(rt, route, body, dryRun);
-    if (store.get(rt, obj.metadata.namespace, obj.metadata.name!)) throw alreadyExists(rt, obj.metadata.name!);
+    if (store.get(rt, obj.metadata.namespace, obj.metadata.name!))
+      throw alreadyExists(rt, obj.metadata.name!);
     applyDefaults(rt.kind, obj);
     const err = validate(rt.kind, rt.group, obj);
     if (err) throw err;
@@ -285,11 +378,25 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
   function commit(route: Route, current: KObject, next: KObject, q: URLSearchParams): KObject {
     const rt = route.rt;
     const dryRun = q.get('dryRun') === 'All';
-    if (next.metadata?.resourceVersion && next.metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(rt, current.metadata.name!);
+    if (next.metadata?.resourceVersion && next.metadata.resourceVersion !== current.metadata.resourceVersion)
+      throw conflict(rt, current.metadata.name!);
     if (next.metadata?.name && next.metadata.name !== current.metadata.name) {
-      throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${current.metadata.name})`);
+      throw badRequest(
+        `the name of the object (${next.metadata.name}) does not match the name on the URL (${current.metadata.name})`,
+      );
     }
-    const out: KObject = { ...next, apiVersion: apiVersionOf(rt), kind: rt.kind, metadata: { ...next.metadata, name: current.metadata.name, namespace: current.metadata.namespace, uid: current.metadata.uid, creationTimestamp: current.metadata.creationTimestamp } };
+    const out: KObject = {
+      ...next,
+      apiVersion: apiVersionOf(rt),
+      kind: rt.kind,
+      metadata: {
+        ...next.metadata,
+        name: current.metadata.name,
+        namespace: current.metadata.namespace,
+        uid: current.metadata.uid,
+        creationTimestamp: current.metadata.creationTimestamp,
+      },
+    };
     if (route.sub === 'status') {
       const st = next.status;
       Object.assign(out, { ...current, status: st });
@@ -305,7 +412,9 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       const a = JSON.stringify((current.spec as { selector?: unknown }).selector);
       const b = JSON.stringify((out.spec as { selector?: unknown }).selector);
       if (a !== b) {
-        throw invalid(rt.kind, rt.group, current.metadata.name!, [{ field: 'spec.selector', message: `Invalid value: ${b}: field is immutable` }]);
+        throw invalid(rt.kind, rt.group, current.metadata.name!, [
+          { field: 'spec.selector', message: `Invalid value: ${b}: field is immutable` },
+        ]);
       }
     }
     return store.update(rt, out, { dryRun });
@@ -322,9 +431,21 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     if (typeof body !== 'object' || body === null) throw badRequest('Object is not a valid object');
     if (route.sub === 'scale') {
       const scale = body as { metadata?: { resourceVersion?: string }; spec?: { replicas?: number } };
-      if (scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(route.rt, route.name!);
+      if (
+        scale.metadata?.resourceVersion &&
+        scale.metadata.resourceVersion !== current.metadata.resourceVersion
+      )
+        throw conflict(route.rt, route.name!);
       const next = { ...current, spec: { ...(current.spec as object), replicas: scale.spec?.replicas ?? 0 } };
-      return toScaleResult(route, commit({ ...route, sub: undefined }, current, { ...next, metadata: { ...next.metadata, resourceVersion: undefined } }, q));
+      return toScaleResult(
+        route,
+        commit(
+          { ...route, sub: undefined },
+          current,
+          { ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
+          q,
+        ),
+      );
     }
     return commit(route, current, body as KObject, q);
   }
@@ -337,17 +458,32 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     const type = contentType.split(';')[0]!.trim();
     try {
       if (type === 'application/json-patch+json') return applyJsonPatch(base, parseJson(patchText, type));
-      if (type === 'application/merge-patch+json') return applyMergePatch(base, parseJson(patchText, type) as Json);
-      if (type === 'application/strategic-merge-patch+json') return applyStrategicMergePatch(base, parseJson(patchText, type) as Json);
-      if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+cbor') return applyStrategicMergePatch(base, parseJson(patchText, 'yaml') as Json);
+      if (type === 'application/merge-patch+json')
+        return applyMergePatch(base, parseJson(patchText, type) as Json);
+      if (type === 'application/strategic-merge-patch+json')
+        return applyStrategicMergePatch(base, parseJson(patchText, type) as Json);
+      if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+cbor')
+        return applyStrategicMergePatch(base, parseJson(patchText, 'yaml') as Json);
     } catch (e) {
-      if (e instanceof PatchError) throw new ApiError(statusBody(e.code, e.code === 400 ? 'BadRequest' : 'Invalid', e.message));
+      if (e instanceof PatchError)
+        throw new ApiError(statusBody(e.code, e.code === 400 ? 'BadRequest' : 'Invalid', e.message));
       throw e;
     }
-    throw new ApiError(statusBody(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`));
+    throw new ApiError(
+      statusBody(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      ),
+    );
   }
 
-  function patch(route: Route, contentType: string, text: string, q: URLSearchParams): { code: number; obj: KObject } {
+  function patch(
+    route: Route,
+    contentType: string,
+    text: string,
+    q: URLSearchParams,
+  ): { code: number; obj: KObject } {
     const rt = route.rt;
     const current = store.get(rt, route.namespace, route.name!);
     if (!current) {
@@ -358,16 +494,34 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       throw notFound(rt, route.name!);
     }
     if (route.sub === 'scale') {
-      const scale = applyPatch(contentType, toScale(rt, current) as unknown as Json, text) as { metadata?: { resourceVersion?: string }; spec?: { replicas?: number } };
-      if (scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(rt, route.name!);
-      const next = { ...current, metadata: { ...current.metadata, resourceVersion: undefined }, spec: { ...(current.spec as object), replicas: scale.spec?.replicas ?? 0 } };
+      const scale = applyPatch(contentType, toScale(rt, current) as unknown as Json, text) as {
+        metadata?: { resourceVersion?: string };
+        spec?: { replicas?: number };
+      };
+      if (
+        scale.metadata?.resourceVersion &&
+        scale.metadata.resourceVersion !== current.metadata.resourceVersion
+      )
+        throw conflict(rt, route.name!);
+      const next = {
+        ...current,
+        metadata: { ...current.metadata, resourceVersion: undefined },
+        spec: { ...(current.spec as object), replicas: scale.spec?.replicas ?? 0 },
+      };
       return { code: 200, obj: toScaleResult(route, commit({ ...route, sub: undefined }, current, next, q)) };
     }
     const patched = applyPatch(contentType, current as unknown as Json, text) as unknown as KObject;
-    if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) throw badRequest('patch produced a non-object');
+    if (typeof patched !== 'object' || patched === null || Array.isArray(patched))
+      throw badRequest('patch produced a non-object');
     // an rv in the patch is a precondition; otherwise the patch applies to the current version
     const patchRv = patched.metadata?.resourceVersion;
-    const next = { ...patched, metadata: { ...patched.metadata, resourceVersion: patchRv === current.metadata.resourceVersion ? undefined : patchRv } };
+    const next = {
+      ...patched,
+      metadata: {
+        ...patched.metadata,
+        resourceVersion: patchRv === current.metadata.resourceVersion ? undefined : patchRv,
+      },
+    };
     return { code: 200, obj: commit(route, current, next, q) };
   }
 
@@ -393,16 +547,34 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       remaining = items.length - limit;
       items = items.slice(0, limit);
       const last = items[items.length - 1]!;
-      continueToken = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: Number(rv), start: `${last.metadata.namespace ?? ''}/${last.metadata.name}` })).toString('base64url');
+      continueToken = Buffer.from(
+        JSON.stringify({
+          v: 'meta.k8s.io/v1',
+          rv: Number(rv),
+          start: `${last.metadata.namespace ?? ''}/${last.metadata.name}`,
+        }),
+      ).toString('base64url');
     }
     if (wantsTable(req.headers.accept)) {
-      sendJson(res, 200, toTable(rt.kind, items, { now: deps.clock.now(), resourceVersion: rv, continueToken, includeObject: q.get('includeObject') ?? undefined }));
+      sendJson(
+        res,
+        200,
+        toTable(rt.kind, items, {
+          now: deps.clock.now(),
+          resourceVersion: rv,
+          continueToken,
+          includeObject: q.get('includeObject') ?? undefined,
+        }),
+      );
       return;
     }
     sendJson(res, 200, {
       kind: `${rt.kind}List`,
       apiVersion: apiVersionOf(rt),
-      metadata: { resourceVersion: rv, ...(continueToken ? { continue: continueToken, remainingItemCount: remaining } : {}) },
+      metadata: {
+        resourceVersion: rv,
+        ...(continueToken ? { continue: continueToken, remainingItemCount: remaining } : {}),
+      },
       items: items.map((o) => withTypeMeta(rt, o)),
     });
   }
@@ -421,7 +593,11 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     let sent = 0;
     let closed = false;
 
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-cache, private',
+      'Transfer-Encoding': 'chunked',
+    });
     res.flushHeaders();
 
     const write = (line: string): void => {
@@ -436,7 +612,14 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       }
     };
     const encode = (type: string, o: KObject, e?: StoreEvent): string => {
-      if (table) return JSON.stringify({ type, object: toTable(rt.kind, [o], { now: deps.clock.now(), resourceVersion: o.metadata.resourceVersion }) });
+      if (table)
+        return JSON.stringify({
+          type,
+          object: toTable(rt.kind, [o], {
+            now: deps.clock.now(),
+            resourceVersion: o.metadata.resourceVersion,
+          }),
+        });
       if (e && type === e.type) {
         let s = encoded.get(e);
         if (!s) {
@@ -469,7 +652,19 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       if (timeout) clearTimeout(timeout);
     };
     const bookmark = (extra?: Record<string, string>): void =>
-      write(JSON.stringify({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(store.currentRv()), ...(extra ? { annotations: extra } : {}) } } }));
+      write(
+        JSON.stringify({
+          type: 'BOOKMARK',
+          object: {
+            kind: rt.kind,
+            apiVersion: apiVersionOf(rt),
+            metadata: {
+              resourceVersion: String(store.currentRv()),
+              ...(extra ? { annotations: extra } : {}),
+            },
+          },
+        }),
+      );
 
     if (rvParam === '' || rvParam === '0' || sendInitial) {
       for (const o of store.list(rt, ns)) if (match(o)) write(encode('ADDED', o));
@@ -513,7 +708,12 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
 
   function deleteOne(route: Route, body: string, q: URLSearchParams): KObject {
     const current = getCurrent(route);
-    let opts: { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[]; orphanDependents?: boolean } = {};
+    let opts: {
+      propagationPolicy?: string;
+      preconditions?: { uid?: string; resourceVersion?: string };
+      dryRun?: string[];
+      orphanDependents?: boolean;
+    } = {};
     if (body.trim()) {
       try {
         opts = JSON.parse(body) as typeof opts;
@@ -522,27 +722,75 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       }
     }
     if (opts.preconditions?.uid && opts.preconditions.uid !== current.metadata.uid) {
-      throw new ApiError(statusBody(409, 'Conflict', `Precondition failed: UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${current.metadata.uid}`));
+      throw new ApiError(
+        statusBody(
+          409,
+          'Conflict',
+          `Precondition failed: UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${current.metadata.uid}`,
+        ),
+      );
     }
-    if (opts.preconditions?.resourceVersion && opts.preconditions.resourceVersion !== current.metadata.resourceVersion) throw conflict(route.rt, route.name!);
-    const policy = (q.get('propagationPolicy') ?? opts.propagationPolicy ?? (opts.orphanDependents ? 'Orphan' : 'Background')) as PropagationPolicy;
+    if (
+      opts.preconditions?.resourceVersion &&
+      opts.preconditions.resourceVersion !== current.metadata.resourceVersion
+    )
+      throw conflict(route.rt, route.name!);
+    const policy = (q.get('propagationPolicy') ??
+      opts.propagationPolicy ??
+      (opts.orphanDependents ? 'Orphan' : 'Background')) as PropagationPolicy;
     const dryRun = q.get('dryRun') === 'All' || (opts.dryRun ?? []).includes('All');
     const gone = deleteWithDependents(store, route.rt, route.namespace, route.name!, policy, { dryRun });
-    logger.log('debug', 'api', `deleted ${qualifiedResource(route.rt)} ${route.namespace ?? ''}/${route.name} (${policy})`);
+    logger.log(
+      'debug',
+      'api',
+      `deleted ${qualifiedResource(route.rt)} ${route.namespace ?? ''}/${route.name} (${policy})`,
+    );
     return gone ?? current;
   }
 
   function selfSubjectAccessReview(body: unknown, id: Identity | undefined): Record<string, unknown> {
-    const spec = (body as { spec?: { resourceAttributes?: { namespace?: string; verb?: string; group?: string; resource?: string; subresource?: string; name?: string }; nonResourceAttributes?: unknown } }).spec ?? {};
+    const spec =
+      (
+        body as {
+          spec?: {
+            resourceAttributes?: {
+              namespace?: string;
+              verb?: string;
+              group?: string;
+              resource?: string;
+              subresource?: string;
+              name?: string;
+            };
+            nonResourceAttributes?: unknown;
+          };
+        }
+      ).spec ?? {};
     const ra = spec.resourceAttributes;
     let allowed = true;
     let reason = '';
     if (ra && deps.auth) {
-      const attrs: AuthzAttributes = { verb: ra.verb ?? '', apiGroup: ra.group ?? '', resource: ra.resource ?? '', subresource: ra.subresource || undefined, namespace: ra.namespace || undefined, name: ra.name || undefined };
+      const attrs: AuthzAttributes = {
+        verb: ra.verb ?? '',
+        apiGroup: ra.group ?? '',
+        resource: ra.resource ?? '',
+        subresource: ra.subresource || undefined,
+        namespace: ra.namespace || undefined,
+        name: ra.name || undefined,
+      };
       allowed = !!id && ruleAllows(id.grant, attrs);
-      reason = allowed ? (id?.grant.admin ? 'RBAC: allowed by ClusterRoleBinding "cluster-admin"' : 'RBAC: allowed by RoleBinding') : '';
+      reason = allowed
+        ? id?.grant.admin
+          ? 'RBAC: allowed by ClusterRoleBinding "cluster-admin"'
+          : 'RBAC: allowed by RoleBinding'
+        : '';
     }
-    return { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec, status: { allowed, ...(reason ? { reason } : {}) } };
+    return {
+      kind: 'SelfSubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec,
+      status: { allowed, ...(reason ? { reason } : {}) },
+    };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -554,7 +802,12 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     const identity = authenticate(req, path);
 
     if (segments[0] === '_kubesim') {
-      if (deps.auth && !identity?.grant.admin) throw forbidden(identity?.grant.user ?? 'system:anonymous', { verb: method.toLowerCase(), apiGroup: '', resource: '_kubesim' });
+      if (deps.auth && !identity?.grant.admin)
+        throw forbidden(identity?.grant.user ?? 'system:anonymous', {
+          verb: method.toLowerCase(),
+          apiGroup: '',
+          resource: '_kubesim',
+        });
       await deps.admin(req, res, path, await readBody(req), identity);
       return;
     }
@@ -565,18 +818,33 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     if (!p) throw notFoundPath();
     if (p.group === SELF_SUBJECT_ACCESS_REVIEW.group && p.rest[0] === SELF_SUBJECT_ACCESS_REVIEW.plural) {
       if (method !== 'POST') throw methodNotAllowed();
-      sendJson(res, 201, selfSubjectAccessReview(parseJson(await readBody(req), req.headers['content-type']), identity));
+      sendJson(
+        res,
+        201,
+        selfSubjectAccessReview(parseJson(await readBody(req), req.headers['content-type']), identity),
+      );
       return;
     }
     const route = routeOf(p.group, p.version, p.rest);
     if (!route) throw notFoundPath();
     const rt = route.rt;
-    if (route.sub && !(rt.subresources as string[]).includes(route.sub) && route.sub !== 'finalize') throw notFoundPath();
+    if (route.sub && !(rt.subresources as string[]).includes(route.sub) && route.sub !== 'finalize')
+      throw notFoundPath();
     const verb = verbOf(method, route, q);
-    authorize(identity, { verb, apiGroup: rt.group, resource: rt.plural, subresource: route.sub, namespace: route.namespace, name: route.name });
+    authorize(identity, {
+      verb,
+      apiGroup: rt.group,
+      resource: rt.plural,
+      subresource: route.sub,
+      namespace: route.namespace,
+      name: route.name,
+    });
 
     const resourceLabel = route.sub ? `${rt.plural}/${route.sub}` : rt.plural;
-    const fault = faults.forRequest({ verb, resource: resourceLabel, namespace: route.namespace, name: route.name }, qualifiedResource(rt));
+    const fault = faults.forRequest(
+      { verb, resource: resourceLabel, namespace: route.namespace, name: route.name },
+      qualifiedResource(rt),
+    );
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.error) {
       sendJson(res, fault.error.status.code, fault.error.status, fault.error.headers);
@@ -589,7 +857,16 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
         const obj = getCurrent(route);
         if (route.sub === 'scale') return sendJson(res, 200, toScale(rt, obj));
         if (route.sub === 'log') return sendLog(route, obj, q, res);
-        if (wantsTable(req.headers.accept)) return sendJson(res, 200, toTable(rt.kind, [obj], { now: deps.clock.now(), resourceVersion: obj.metadata.resourceVersion, includeObject: q.get('includeObject') ?? undefined }));
+        if (wantsTable(req.headers.accept))
+          return sendJson(
+            res,
+            200,
+            toTable(rt.kind, [obj], {
+              now: deps.clock.now(),
+              resourceVersion: obj.metadata.resourceVersion,
+              includeObject: q.get('includeObject') ?? undefined,
+            }),
+          );
         return sendJson(res, 200, withTypeMeta(rt, obj));
       }
       case 'list':
@@ -612,8 +889,15 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       case 'deletecollection': {
         const lq = listQuery(rt, q);
         const victims = store.list(rt, route.namespace).filter((o) => matches(o, route.namespace, lq));
-        const out = victims.map((v) => deleteOne({ ...route, namespace: v.metadata.namespace, name: v.metadata.name }, body, q));
-        return sendJson(res, 200, { kind: `${rt.kind}List`, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(store.currentRv()) }, items: out });
+        const out = victims.map((v) =>
+          deleteOne({ ...route, namespace: v.metadata.namespace, name: v.metadata.name }, body, q),
+        );
+        return sendJson(res, 200, {
+          kind: `${rt.kind}List`,
+          apiVersion: apiVersionOf(rt),
+          metadata: { resourceVersion: String(store.currentRv()) },
+          items: out,
+        });
       }
       default:
         throw methodNotAllowed();
@@ -622,17 +906,28 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
 
   function sendLog(route: Route, pod: KObject, q: URLSearchParams, res: ServerResponse): void {
     const container = q.get('container') ?? undefined;
-    const containers = ((pod.spec as { containers?: { name: string }[] }).containers ?? []).map((c) => c.name);
+    const containers = ((pod.spec as { containers?: { name: string }[] }).containers ?? []).map(
+      (c) => c.name,
+    );
     if (!container && containers.length > 1) {
-      throw badRequest(`a container name must be specified for pod ${route.name}, choose one of: [${containers.join(' ')}]`);
+      throw badRequest(
+        `a container name must be specified for pod ${route.name}, choose one of: [${containers.join(' ')}]`,
+      );
     }
-    if (container && !containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${route.name}`);
+    if (container && !containers.includes(container))
+      throw badRequest(`container ${container} is not valid for pod ${route.name}`);
     const lines = deps.kubelet.logs(route.namespace!, route.name!, container, q.get('previous') === 'true');
     if (lines === undefined || (q.get('previous') === 'true' && lines.length === 0)) {
-      throw badRequest(q.get('previous') === 'true' ? `previous terminated container "${container ?? containers[0]}" in pod "${route.name}" not found` : `container "${container ?? containers[0]}" in pod "${route.name}" is waiting to start: ContainerCreating`);
+      throw badRequest(
+        q.get('previous') === 'true'
+          ? `previous terminated container "${container ?? containers[0]}" in pod "${route.name}" not found`
+          : `container "${container ?? containers[0]}" in pod "${route.name}" is waiting to start: ContainerCreating`,
+      );
     }
     const tail = Number(q.get('tailLines') ?? '0');
-    const shown = (tail > 0 ? lines.slice(-tail) : lines).map((l) => (q.get('timestamps') === 'true' ? l : l.slice(l.indexOf(' ') + 1)));
+    const shown = (tail > 0 ? lines.slice(-tail) : lines).map((l) =>
+      q.get('timestamps') === 'true' ? l : l.slice(l.indexOf(' ') + 1),
+    );
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end(shown.map((l) => l + '\n').join(''));
   }
@@ -645,8 +940,21 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       }
       if (err instanceof ApiError) sendError(res, err);
       else {
-        logger.log('warn', 'api', `internal error on ${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-        sendError(res, new ApiError(statusBody(500, 'InternalError', `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`)));
+        logger.log(
+          'warn',
+          'api',
+          `internal error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+        sendError(
+          res,
+          new ApiError(
+            statusBody(
+              500,
+              'InternalError',
+              `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`,
+            ),
+          ),
+        );
       }
     });
   };

@@ -40,14 +40,17 @@ export interface AuthzAttributes {
 
 export function ruleAllows(grant: TokenGrant, a: AuthzAttributes): boolean {
   if (grant.admin) return true;
-  if (grant.namespaces && (a.namespace === undefined || !grant.namespaces.includes(a.namespace))) return false;
+  if (grant.namespaces && (a.namespace === undefined || !grant.namespaces.includes(a.namespace)))
+    return false;
   const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
   return (grant.rules ?? []).some(
     (r) =>
       (r.verbs.includes('*') || r.verbs.includes(a.verb)) &&
       (r.apiGroups ?? ['*']).some((g) => g === '*' || g === a.apiGroup) &&
       r.resources.some((x) => x === '*' || x === res || (x === `${a.resource}/*` && a.subresource)) &&
-      (!r.resourceNames || r.resourceNames.length === 0 || (a.name !== undefined && r.resourceNames.includes(a.name))),
+      (!r.resourceNames ||
+        r.resourceNames.length === 0 ||
+        (a.name !== undefined && r.resourceNames.includes(a.name))),
   );
 }
 
@@ -57,7 +60,13 @@ export function forbidden(user: string, a: AuthzAttributes): ApiError {
   const subject = a.name ? `${qualified} "${a.name}"` : qualified;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   const message = `${subject} is forbidden: User "${user}" cannot ${a.verb} resource "${res}" in API group "${a.apiGroup}" ${scope}`;
-  return new ApiError(statusBody(403, 'Forbidden', message, { ...(a.name ? { name: a.name } : {}), ...(a.apiGroup ? { group: a.apiGroup } : {}), kind: a.resource }));
+  return new ApiError(
+    statusBody(403, 'Forbidden', message, {
+      ...(a.name ? { name: a.name } : {}),
+      ...(a.apiGroup ? { group: a.apiGroup } : {}),
+      kind: a.resource,
+    }),
+  );
 }
 
 export function unauthorized(): ApiError {

@@ -56,7 +56,11 @@ export class WorkQueue {
       try {
         this.process(k);
       } catch (err) {
-        this.logger.log('warn', this.name, `reconcile ${k} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        this.logger.log(
+          'warn',
+          this.name,
+          `reconcile ${k} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
       }
     }
   }

@@ -16,7 +16,8 @@ function defaultContainer(c: Container): void {
   if (c.imagePullPolicy === undefined && typeof c.image === 'string') {
     const last = c.image.split('/').pop() ?? '';
     const tagged = last.includes(':') || c.image.includes('@');
-    c.imagePullPolicy = !tagged || (last.endsWith(':latest') && !c.image.includes('@')) ? 'Always' : 'IfNotPresent';
+    c.imagePullPolicy =
+      !tagged || (last.endsWith(':latest') && !c.image.includes('@')) ? 'Always' : 'IfNotPresent';
   }
   for (const p of c.ports ?? []) p.protocol ??= 'TCP';
 }
@@ -99,7 +100,10 @@ export function applyDefaults(kind: string, obj: KObject): void {
     case 'Namespace':
       obj.spec ??= { finalizers: ['kubernetes'] };
       obj.status ??= { phase: 'Active' };
-      obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name ?? '' };
+      obj.metadata.labels = {
+        ...obj.metadata.labels,
+        'kubernetes.io/metadata.name': obj.metadata.name ?? '',
+      };
       break;
     case 'Secret':
       obj.type ??= 'Opaque';
@@ -141,22 +145,42 @@ export function validate(kind: string, group: string, obj: KObject): ApiError | 
       return;
     }
     spec.containers.forEach((c, i) => {
-      if (!c.name) causes.push({ field: `${prefix}.containers[${i}].name`, message: 'Required value', reason: 'FieldValueRequired' });
-      if (!c.image) causes.push({ field: `${prefix}.containers[${i}].image`, message: 'Required value', reason: 'FieldValueRequired' });
+      if (!c.name)
+        causes.push({
+          field: `${prefix}.containers[${i}].name`,
+          message: 'Required value',
+          reason: 'FieldValueRequired',
+        });
+      if (!c.image)
+        causes.push({
+          field: `${prefix}.containers[${i}].image`,
+          message: 'Required value',
+          reason: 'FieldValueRequired',
+        });
     });
   };
   if (kind === 'Deployment' || kind === 'ReplicaSet') {
     const spec = obj.spec as Deployment['spec'] | undefined;
-    if (!spec?.selector || (Object.keys(spec.selector.matchLabels ?? {}).length === 0 && (spec.selector.matchExpressions ?? []).length === 0)) {
+    if (
+      !spec?.selector ||
+      (Object.keys(spec.selector.matchLabels ?? {}).length === 0 &&
+        (spec.selector.matchExpressions ?? []).length === 0)
+    ) {
       causes.push({ field: 'spec.selector', message: 'Required value', reason: 'FieldValueRequired' });
     } else if (!matchesLabelSelector(spec.template?.metadata?.labels, spec.selector)) {
       const labels = Object.entries(spec.template?.metadata?.labels ?? {})
         .map(([k, v]) => `"${k}":"${v}"`)
         .join(', ');
-      causes.push({ field: 'spec.template.metadata.labels', message: `Invalid value: map[string]string{${labels}}: \`selector\` does not match template \`labels\`` });
+      causes.push({
+        field: 'spec.template.metadata.labels',
+        message: `Invalid value: map[string]string{${labels}}: \`selector\` does not match template \`labels\``,
+      });
     }
     if (typeof spec?.replicas === 'number' && spec.replicas < 0) {
-      causes.push({ field: 'spec.replicas', message: `Invalid value: ${spec.replicas}: must be greater than or equal to 0` });
+      causes.push({
+        field: 'spec.replicas',
+        message: `Invalid value: ${spec.replicas}: must be greater than or equal to 0`,
+      });
     }
     checkPod(spec?.template?.spec, 'spec.template.spec');
   } else if (kind === 'Pod') {
@@ -166,7 +190,11 @@ export function validate(kind: string, group: string, obj: KObject): ApiError | 
     checkPod(spec?.template?.spec, 'spec.template.spec');
     const rp = spec?.template?.spec?.restartPolicy;
     if (rp !== 'Never' && rp !== 'OnFailure') {
-      causes.push({ field: 'spec.template.spec.restartPolicy', message: `Unsupported value: "${rp ?? 'Always'}": supported values: "OnFailure", "Never"`, reason: 'FieldValueNotSupported' });
+      causes.push({
+        field: 'spec.template.spec.restartPolicy',
+        message: `Unsupported value: "${rp ?? 'Always'}": supported values: "OnFailure", "Never"`,
+        reason: 'FieldValueNotSupported',
+      });
     }
   }
   return causes.length ? invalid(kind, group, name, causes) : undefined;

@@ -48,8 +48,7 @@ export class DeploymentController {
       if (e.rt === R.deployments) {
         if (e.type === 'DELETED') this.progressStamps.delete(e.object.metadata.uid!);
         this.queue.add(nsName(e.object));
-      }
-      else if (e.rt === R.replicasets) {
+      } else if (e.rt === R.replicasets) {
         const ref = controllerRef(e.object);
         if (ref?.kind === 'Deployment') this.queue.add(`${e.object.metadata.namespace}/${ref.name}`);
       }
@@ -62,7 +61,9 @@ export class DeploymentController {
   }
 
   private ownedReplicaSets(d: Deployment): ReplicaSet[] {
-    return this.ctx.store.list(R.replicasets, d.metadata.namespace).filter((rs) => controllerRef(rs)?.uid === d.metadata.uid) as ReplicaSet[];
+    return this.ctx.store
+      .list(R.replicasets, d.metadata.namespace)
+      .filter((rs) => controllerRef(rs)?.uid === d.metadata.uid) as ReplicaSet[];
   }
 
   private reconcile(key: string): void {
@@ -89,24 +90,54 @@ export class DeploymentController {
     // paused conditions (checkPausedConditions)
     const progressing = conds.find((c) => c.type === 'Progressing');
     if (paused && progressing?.reason !== 'DeploymentPaused') {
-      conds = setCondition(conds, condition('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused', nowIso));
+      conds = setCondition(
+        conds,
+        condition('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused', nowIso),
+      );
     } else if (!paused && progressing?.reason === 'DeploymentPaused') {
-      conds = setCondition(conds, condition('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed', nowIso));
+      conds = setCondition(
+        conds,
+        condition('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed', nowIso),
+      );
     }
 
     // sync the existing new RS's revision / annotations, or create it
     if (newRS) {
       const annotations = newReplicaSetAnnotations(d, newRS, newRevision);
       if (JSON.stringify(annotations) !== JSON.stringify(newRS.metadata.annotations ?? {})) {
-        newRS = this.ctx.store.update(R.replicasets, { ...newRS, metadata: { ...newRS.metadata, annotations } }) as ReplicaSet;
+        newRS = this.ctx.store.update(R.replicasets, {
+          ...newRS,
+          metadata: { ...newRS.metadata, annotations },
+        }) as ReplicaSet;
       }
       if (!conds.some((c) => c.type === 'Progressing')) {
-        conds = setCondition(conds, condition('Progressing', 'True', 'FoundNewReplicaSet', `Found new replica set "${newRS.metadata.name}"`, nowIso));
+        conds = setCondition(
+          conds,
+          condition(
+            'Progressing',
+            'True',
+            'FoundNewReplicaSet',
+            `Found new replica set "${newRS.metadata.name}"`,
+            nowIso,
+          ),
+        );
       }
-    } else if (!paused && !(recreate && oldRSs.some((rs) => (rs.spec.replicas ?? 0) > 0 || (rs.status?.replicas ?? 0) > 0))) {
+    } else if (
+      !paused &&
+      !(recreate && oldRSs.some((rs) => (rs.spec.replicas ?? 0) > 0 || (rs.status?.replicas ?? 0) > 0))
+    ) {
       newRS = this.createReplicaSet(d, rsList, newRevision);
       if (!newRS) return;
-      conds = setCondition(conds, condition('Progressing', 'True', 'NewReplicaSetCreated', `Created new replica set "${newRS.metadata.name}"`, nowIso));
+      conds = setCondition(
+        conds,
+        condition(
+          'Progressing',
+          'True',
+          'NewReplicaSetCreated',
+          `Created new replica set "${newRS.metadata.name}"`,
+          nowIso,
+        ),
+      );
       rsList = [...rsList, newRS];
     }
     const revision = newRS ? revisionOf(newRS) : undefined;
@@ -128,7 +159,12 @@ export class DeploymentController {
           return to === undefined || to === (rs.spec.replicas ?? 0) ? rs : this.scale(d, rs, to);
         });
       }
-    } else if (paused && newRS && oldRSs.every((rs) => (rs.spec.replicas ?? 0) === 0) && (newRS.spec.replicas ?? 0) !== replicas) {
+    } else if (
+      paused &&
+      newRS &&
+      oldRSs.every((rs) => (rs.spec.replicas ?? 0) === 0) &&
+      (newRS.spec.replicas ?? 0) !== replicas
+    ) {
       // scaling a paused deployment still scales its active ReplicaSet
       newRS = this.scale(d, newRS, replicas);
     }
@@ -141,18 +177,31 @@ export class DeploymentController {
     const statusInput: Deployment = { ...d, status: { ...d.status, conditions: conds } };
     const status = calculateStatus(statusInput, rsList, newRS, nowIso);
     if (!paused) {
-      status.conditions = progressingCondition(statusInput, status, newRS, nowIso, (iso) => this.simElapsedSince(d.metadata.uid!, iso));
+      status.conditions = progressingCondition(statusInput, status, newRS, nowIso, (iso) =>
+        this.simElapsedSince(d.metadata.uid!, iso),
+      );
     }
     if (!paused && newRS && deploymentComplete(d, status)) {
       for (const rs of replicaSetsToCleanUp(d, oldRSs)) {
-        this.ctx.logger.log('debug', 'deployment-controller', `cleaning up ${nsName(rs)} (revisionHistoryLimit ${d.spec.revisionHistoryLimit})`);
-        deleteWithDependents(this.ctx.store, R.replicasets, rs.metadata.namespace!, rs.metadata.name!, 'Background');
+        this.ctx.logger.log(
+          'debug',
+          'deployment-controller',
+          `cleaning up ${nsName(rs)} (revisionHistoryLimit ${d.spec.revisionHistoryLimit})`,
+        );
+        deleteWithDependents(
+          this.ctx.store,
+          R.replicasets,
+          rs.metadata.namespace!,
+          rs.metadata.name!,
+          'Background',
+        );
       }
     }
 
     const before = JSON.stringify((d.status?.conditions ?? []).find((c) => c.type === 'Progressing'));
     const after = (status.conditions ?? []).find((c) => c.type === 'Progressing');
-    if (after?.lastUpdateTime && JSON.stringify(after) !== before) this.progressStamps.set(d.metadata.uid!, { iso: after.lastUpdateTime, ms: now });
+    if (after?.lastUpdateTime && JSON.stringify(after) !== before)
+      this.progressStamps.set(d.metadata.uid!, { iso: after.lastUpdateTime, ms: now });
     const annotations = { ...(d.metadata.annotations ?? {}) };
     if (revision !== undefined) annotations[REVISION] = String(revision);
     const latest = this.ctx.store.get(R.deployments, ns, name) as Deployment | undefined;
@@ -168,9 +217,20 @@ export class DeploymentController {
     this.deadlineTimers.delete(key);
     const p = conds.find((c) => c.type === 'Progressing');
     const deadline = d.spec.progressDeadlineSeconds;
-    if (paused || !p || deadline === undefined || p.reason === 'NewReplicaSetAvailable' || p.reason === 'ProgressDeadlineExceeded' || !p.lastUpdateTime) return;
+    if (
+      paused ||
+      !p ||
+      deadline === undefined ||
+      p.reason === 'NewReplicaSetAvailable' ||
+      p.reason === 'ProgressDeadlineExceeded' ||
+      !p.lastUpdateTime
+    )
+      return;
     const remaining = deadline * 1000 - this.simElapsedSince(d.metadata.uid!, p.lastUpdateTime) + 50;
-    this.deadlineTimers.set(key, this.ctx.clock.after(Math.max(0, remaining), () => this.queue.add(key)));
+    this.deadlineTimers.set(
+      key,
+      this.ctx.clock.after(Math.max(0, remaining), () => this.queue.add(key)),
+    );
   }
 
   private createReplicaSet(d: Deployment, existing: ReplicaSet[], revision: number): ReplicaSet | undefined {
@@ -183,7 +243,10 @@ export class DeploymentController {
       if (collision > 10) return undefined;
     }
     const template = structuredClone(d.spec.template);
-    template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, [HASH_LABEL]: hash } };
+    template.metadata = {
+      ...template.metadata,
+      labels: { ...template.metadata?.labels, [HASH_LABEL]: hash },
+    };
     const replicas = newReplicaSetReplicas(d, existing, undefined);
     const rs: ReplicaSet = {
       apiVersion: 'apps/v1',
@@ -193,10 +256,19 @@ export class DeploymentController {
         namespace: d.metadata.namespace,
         labels: { ...template.metadata.labels },
         annotations: newReplicaSetAnnotations(d, undefined, revision),
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name!, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            name: d.metadata.name!,
+            uid: d.metadata.uid!,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: {
-        replicas: d.spec.strategy?.type === 'Recreate' ? d.spec.replicas ?? 1 : replicas,
+        replicas: d.spec.strategy?.type === 'Recreate' ? (d.spec.replicas ?? 1) : replicas,
         minReadySeconds: d.spec.minReadySeconds ?? 0,
         selector: { ...d.spec.selector, matchLabels: { ...d.spec.selector.matchLabels, [HASH_LABEL]: hash } },
         template,
@@ -204,8 +276,18 @@ export class DeploymentController {
     };
     void existing;
     const created = this.ctx.store.create(R.replicasets, rs as KObject) as ReplicaSet;
-    this.ctx.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${created.metadata.name} from 0 to ${created.spec.replicas}`, 'deployment-controller');
-    this.ctx.logger.log('info', 'deployment-controller', `${nsName(d)}: created ReplicaSet ${created.metadata.name} (revision ${revision}, ${created.spec.replicas} replicas)`);
+    this.ctx.events.record(
+      d,
+      'Normal',
+      'ScalingReplicaSet',
+      `Scaled up replica set ${created.metadata.name} from 0 to ${created.spec.replicas}`,
+      'deployment-controller',
+    );
+    this.ctx.logger.log(
+      'info',
+      'deployment-controller',
+      `${nsName(d)}: created ReplicaSet ${created.metadata.name} (revision ${revision}, ${created.spec.replicas} replicas)`,
+    );
     return created;
   }
 
@@ -213,9 +295,23 @@ export class DeploymentController {
     const from = rs.spec.replicas ?? 0;
     // scaling only refreshes desired/max replicas (SetReplicasAnnotations); revisions stay
     const fresh = newReplicaSetAnnotations(d, undefined, 1);
-    const annotations = { ...rs.metadata.annotations, [DESIRED_REPLICAS]: fresh[DESIRED_REPLICAS]!, [MAX_REPLICAS]: fresh[MAX_REPLICAS]! };
-    const updated = this.ctx.store.update(R.replicasets, { ...rs, metadata: { ...rs.metadata, annotations }, spec: { ...rs.spec, replicas: to } }) as ReplicaSet;
-    this.ctx.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled ${to > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${to}`, 'deployment-controller');
+    const annotations = {
+      ...rs.metadata.annotations,
+      [DESIRED_REPLICAS]: fresh[DESIRED_REPLICAS]!,
+      [MAX_REPLICAS]: fresh[MAX_REPLICAS]!,
+    };
+    const updated = this.ctx.store.update(R.replicasets, {
+      ...rs,
+      metadata: { ...rs.metadata, annotations },
+      spec: { ...rs.spec, replicas: to },
+    }) as ReplicaSet;
+    this.ctx.events.record(
+      d,
+      'Normal',
+      'ScalingReplicaSet',
+      `Scaled ${to > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${to}`,
+      'deployment-controller',
+    );
     return updated;
   }
 }

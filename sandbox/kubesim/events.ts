@@ -10,10 +10,21 @@ import type { Store } from './store.js';
 import type { KObject } from './types.js';
 
 export interface EventRecorder {
-  record(obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string, fieldPath?: string): void;
+  record(
+    obj: KObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    component: string,
+    fieldPath?: string,
+  ): void;
 }
 
-export function createEventRecorder(store: Store, now: () => number, opts: { max?: number } = {}): EventRecorder {
+export function createEventRecorder(
+  store: Store,
+  now: () => number,
+  opts: { max?: number } = {},
+): EventRecorder {
   const max = opts.max ?? 3000;
   const byKey = new Map<string, { ns: string; name: string }>();
   const order: string[] = [];
@@ -26,7 +37,11 @@ export function createEventRecorder(store: Store, now: () => number, opts: { max
       if (existing) {
         const ev = store.get(R.events, existing.ns, existing.name);
         if (ev) {
-          store.update(R.events, { ...ev, count: ((ev.count as number | undefined) ?? 1) + 1, lastTimestamp: ts });
+          store.update(R.events, {
+            ...ev,
+            count: ((ev.count as number | undefined) ?? 1) + 1,
+            lastTimestamp: ts,
+          });
           return;
         }
       }
@@ -46,7 +61,12 @@ export function createEventRecorder(store: Store, now: () => number, opts: { max
         },
         reason,
         message,
-        source: { component, ...(component === 'kubelet' ? { host: (obj.spec as { nodeName?: string } | undefined)?.nodeName } : {}) },
+        source: {
+          component,
+          ...(component === 'kubelet'
+            ? { host: (obj.spec as { nodeName?: string } | undefined)?.nodeName }
+            : {}),
+        },
         firstTimestamp: ts,
         lastTimestamp: ts,
         count: 1,

@@ -22,7 +22,13 @@ interface FaultMatch {
 }
 
 export type FaultSpec =
-  | (FaultMatch & { type: 'error'; code: number; reason?: string; message?: string; retryAfterSeconds?: number })
+  | (FaultMatch & {
+      type: 'error';
+      code: number;
+      reason?: string;
+      message?: string;
+      retryAfterSeconds?: number;
+    })
   | (FaultMatch & { type: 'conflict' })
   | (FaultMatch & { type: 'latency'; ms: number })
   | (FaultMatch & { type: 'drop-watch'; afterEvents: number });
@@ -81,7 +87,13 @@ export class FaultInjector {
   private matches(f: Fault, a: RequestAttrs): boolean {
     if (f.count !== undefined && f.hits >= f.count) return false;
     if (f.verbs && !f.verbs.includes(a.verb)) return false;
-    if (f.resource && f.resource !== '*' && f.resource !== a.resource && f.resource !== a.resource.split('/')[0]) return false;
+    if (
+      f.resource &&
+      f.resource !== '*' &&
+      f.resource !== a.resource &&
+      f.resource !== a.resource.split('/')[0]
+    )
+      return false;
     if (f.namespace && f.namespace !== a.namespace) return false;
     if (f.name && f.name !== a.name) return false;
     if (f.rate !== undefined && Math.random() >= f.rate) return false;
@@ -90,11 +102,18 @@ export class FaultInjector {
 
   private hit(f: Fault, a: RequestAttrs, what: string): void {
     f.hits++;
-    this.logger.log('warn', 'faults', `fault ${f.id} (${f.type}) injected on ${a.verb} ${a.resource}${a.namespace ? ` ns=${a.namespace}` : ''}${a.name ? ` name=${a.name}` : ''}: ${what}`);
+    this.logger.log(
+      'warn',
+      'faults',
+      `fault ${f.id} (${f.type}) injected on ${a.verb} ${a.resource}${a.namespace ? ` ns=${a.namespace}` : ''}${a.name ? ` name=${a.name}` : ''}: ${what}`,
+    );
   }
 
   /** Latency to add and the error to answer with (if any) for one request. */
-  forRequest(a: RequestAttrs, qualified: string): { latencyMs: number; error?: { status: StatusBody; headers: Record<string, string> } } {
+  forRequest(
+    a: RequestAttrs,
+    qualified: string,
+  ): { latencyMs: number; error?: { status: StatusBody; headers: Record<string, string> } } {
     let latencyMs = 0;
     let error: { status: StatusBody; headers: Record<string, string> } | undefined;
     for (const f of this.faults) {
@@ -105,14 +124,39 @@ export class FaultInjector {
         }
       } else if (!error && f.type === 'error' && this.matches(f, a)) {
         const reason = f.reason ?? REASONS[f.code] ?? 'InternalError';
-        const message = f.message ?? (f.code === 429 ? 'Too many requests, please try again later.' : f.code === 503 ? 'the server is currently unable to handle the request' : `Internal error occurred: injected fault ${f.id}`);
-        const headers: Record<string, string> = f.retryAfterSeconds !== undefined ? { 'Retry-After': String(f.retryAfterSeconds) } : {};
-        error = { status: statusBody(f.code, reason, message, f.retryAfterSeconds !== undefined ? { retryAfterSeconds: f.retryAfterSeconds } : undefined), headers };
+        const message =
+          f.message ??
+          (f.code === 429
+            ? 'Too many requests, please try again later.'
+            : f.code === 503
+              ? 'the server is currently unable to handle the request'
+              : `Internal error occurred: injected fault ${f.id}`);
+        const headers: Record<string, string> =
+          f.retryAfterSeconds !== undefined ? { 'Retry-After': String(f.retryAfterSeconds) } : {};
+        error = {
+          status: statusBody(
+            f.code,
+            reason,
+            message,
+            f.retryAfterSeconds !== undefined ? { retryAfterSeconds: f.retryAfterSeconds } : undefined,
+          ),
+          headers,
+        };
         this.hit(f, a, `${f.code} ${reason}`);
-      } else if (!error && f.type === 'conflict' && (f.verbs ?? ['update', 'patch']).includes(a.verb) && this.matches(f, a)) {
+      } else if (
+        !error &&
+        f.type === 'conflict' &&
+        (f.verbs ?? ['update', 'patch']).includes(a.verb) &&
+        this.matches(f, a)
+      ) {
         const name = a.name ?? '';
         error = {
-          status: statusBody(409, 'Conflict', `Operation cannot be fulfilled on ${qualified} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: a.resource }),
+          status: statusBody(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${qualified} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+            { name, kind: a.resource },
+          ),
           headers: {},
         };
         this.hit(f, a, '409 Conflict');

@@ -9,7 +9,14 @@ import type { KObject } from './types.js';
 
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
 
-export function deleteWithDependents(store: Store, rt: ResourceType, ns: string | undefined, name: string, policy: PropagationPolicy, opts: { dryRun?: boolean } = {}): KObject | undefined {
+export function deleteWithDependents(
+  store: Store,
+  rt: ResourceType,
+  ns: string | undefined,
+  name: string,
+  policy: PropagationPolicy,
+  opts: { dryRun?: boolean } = {},
+): KObject | undefined {
   const obj = store.get(rt, ns, name);
   if (!obj) return undefined;
   if (opts.dryRun) return obj;
@@ -18,15 +25,25 @@ export function deleteWithDependents(store: Store, rt: ResourceType, ns: string 
   for (const dep of store.dependentsOf(uid)) {
     if (policy === 'Orphan') {
       const refs = (dep.object.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-      store.update(dep.rt, { ...dep.object, metadata: { ...dep.object.metadata, ownerReferences: refs.length ? refs : undefined } });
+      store.update(dep.rt, {
+        ...dep.object,
+        metadata: { ...dep.object.metadata, ownerReferences: refs.length ? refs : undefined },
+      });
     } else {
-      deleteWithDependents(store, dep.rt, dep.object.metadata.namespace, dep.object.metadata.name!, 'Background');
+      deleteWithDependents(
+        store,
+        dep.rt,
+        dep.object.metadata.namespace,
+        dep.object.metadata.name!,
+        'Background',
+      );
     }
   }
   if (rt === R.namespaces) {
     // namespace deletion removes everything in it
     for (const t of store.namespacedTypes()) {
-      for (const o of store.list(t, name)) deleteWithDependents(store, t, name, o.metadata.name!, 'Background');
+      for (const o of store.list(t, name))
+        deleteWithDependents(store, t, name, o.metadata.name!, 'Background');
     }
   }
   return gone;

@@ -17,8 +17,7 @@ export type Behavior =
   | { kind: 'oom' };
 
 export type ImageLookup =
-  | { found: true; behavior: Behavior; digest: string; size: number }
-  | { found: false; message: string };
+  { found: true; behavior: Behavior; digest: string; size: number } | { found: false; message: string };
 
 export function parseBehavior(label: string | undefined): Behavior {
   const v = (label ?? '').trim();
@@ -99,9 +98,16 @@ export class ImageResolver {
 
   lookup(image: string): Promise<ImageLookup> {
     const override = this.opts.overrides?.get(image);
-    if (override) return Promise.resolve({ found: true, behavior: override, digest: 'sha256:' + '0'.repeat(64), size: 0 });
+    if (override)
+      return Promise.resolve({
+        found: true,
+        behavior: override,
+        digest: 'sha256:' + '0'.repeat(64),
+        size: 0,
+      });
     const cached = this.cache.get(image);
-    if (cached && cached.result.found && (image.includes('@') || Date.now() - cached.at < 2000)) return Promise.resolve(cached.result);
+    if (cached && cached.result.found && (image.includes('@') || Date.now() - cached.at < 2000))
+      return Promise.resolve(cached.result);
     let p = this.inflight.get(image);
     if (!p) {
       p = this.fetchImage(image).finally(() => this.inflight.delete(image));
@@ -113,51 +119,84 @@ export class ImageResolver {
   private async fetchImage(image: string): Promise<ImageLookup> {
     const ref = parseImageRef(image);
     if (!this.opts.registry || ref.host !== this.opts.registry) {
-      if ((this.opts.foreignImages ?? 'healthy') === 'healthy') return { found: true, behavior: { kind: 'healthy' }, digest: 'sha256:' + '0'.repeat(64), size: 0 };
-      return { found: false, message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}": dial tcp: lookup ${ref.host}: no such host` };
+      if ((this.opts.foreignImages ?? 'healthy') === 'healthy')
+        return { found: true, behavior: { kind: 'healthy' }, digest: 'sha256:' + '0'.repeat(64), size: 0 };
+      return {
+        found: false,
+        message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}": dial tcp: lookup ${ref.host}: no such host`,
+      };
     }
     const base = `http://${ref.host}/v2/${ref.repository}`;
     const headers: Record<string, string> = { Accept: MANIFEST_ACCEPT };
-    if (this.opts.username !== undefined) headers.Authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
+    if (this.opts.username !== undefined)
+      headers.Authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
     try {
       let res = await fetch(`${base}/manifests/${ref.reference}`, { headers });
       if (res.status === 404) {
         await res.arrayBuffer();
-        return { found: false, message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}": ${image}: not found` };
+        return {
+          found: false,
+          message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}": ${image}: not found`,
+        };
       }
       if (!res.ok) {
         await res.arrayBuffer();
-        return { found: false, message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}": unexpected status from GET request to ${base}/manifests/${ref.reference}: ${res.status} ${res.statusText}` };
+        return {
+          found: false,
+          message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}": unexpected status from GET request to ${base}/manifests/${ref.reference}: ${res.status} ${res.statusText}`,
+        };
       }
       let digest = res.headers.get('docker-content-digest') ?? '';
       let manifest = (await res.json()) as Manifest;
       if (manifest.manifests) {
-        const pick = manifest.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ?? manifest.manifests[0];
-        if (!pick) return { found: false, message: `failed to pull and unpack image "${image}": no match for platform in manifest: not found` };
+        const pick =
+          manifest.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ??
+          manifest.manifests[0];
+        if (!pick)
+          return {
+            found: false,
+            message: `failed to pull and unpack image "${image}": no match for platform in manifest: not found`,
+          };
         res = await fetch(`${base}/manifests/${pick.digest}`, { headers });
         if (!res.ok) {
           await res.arrayBuffer();
-          return { found: false, message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}@${pick.digest}": not found` };
+          return {
+            found: false,
+            message: `failed to pull and unpack image "${image}": failed to resolve reference "${image}@${pick.digest}": not found`,
+          };
         }
         manifest = (await res.json()) as Manifest;
         digest ||= pick.digest;
       }
       let labels: Record<string, string> = {};
       if (manifest.config?.digest) {
-        const cfg = await fetch(`${base}/blobs/${manifest.config.digest}`, { headers: headers.Authorization ? { Authorization: headers.Authorization } : {} });
+        const cfg = await fetch(`${base}/blobs/${manifest.config.digest}`, {
+          headers: headers.Authorization ? { Authorization: headers.Authorization } : {},
+        });
         if (!cfg.ok) {
           await cfg.arrayBuffer();
-          return { found: false, message: `failed to pull and unpack image "${image}": failed to copy: httpReadSeeker: failed open: content at ${base}/blobs/${manifest.config.digest} not found: not found` };
+          return {
+            found: false,
+            message: `failed to pull and unpack image "${image}": failed to copy: httpReadSeeker: failed open: content at ${base}/blobs/${manifest.config.digest} not found: not found`,
+          };
         }
         const body = (await cfg.json()) as { config?: { Labels?: Record<string, string> } };
         labels = body.config?.Labels ?? {};
       }
       const size = (manifest.layers ?? []).reduce((n, l) => n + (l.size ?? 0), manifest.config?.size ?? 0);
-      const result: ImageLookup = { found: true, behavior: parseBehavior(labels[BEHAVIOR_LABEL]), digest, size };
+      const result: ImageLookup = {
+        found: true,
+        behavior: parseBehavior(labels[BEHAVIOR_LABEL]),
+        digest,
+        size,
+      };
       this.cache.set(image, { at: Date.now(), result });
       return result;
     } catch (err) {
-      return { found: false, message: `failed to pull and unpack image "${image}": failed to do request: ${err instanceof Error ? err.message : String(err)}` };
+      return {
+        found: false,
+        message: `failed to pull and unpack image "${image}": failed to do request: ${err instanceof Error ? err.message : String(err)}`,
+      };
     }
   }
 }

@@ -6,7 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -98,11 +103,23 @@ export async function startKubesim(opts: KubesimOptions = {}): Promise<Kubesim> 
   const serverMinor = opts.serverMinor ?? 31;
 
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-    store.create(R.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+    store.create(R.namespaces, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
   }
 
   const imageOverrides = new Map<string, Behavior>();
-  const images = new ImageResolver({ registry: opts.registry, username: opts.registryAuth?.username, password: opts.registryAuth?.password, foreignImages: opts.foreignImages, overrides: imageOverrides });
+  const images = new ImageResolver({
+    registry: opts.registry,
+    username: opts.registryAuth?.username,
+    password: opts.registryAuth?.password,
+    foreignImages: opts.foreignImages,
+    overrides: imageOverrides,
+  });
   const deployments = new DeploymentController(ctx);
   const replicasets = new ReplicaSetController(ctx);
   const jobs = new JobController(ctx);
@@ -118,7 +135,8 @@ export async function startKubesim(opts: KubesimOptions = {}): Promise<Kubesim> 
 
   const tls = opts.tls ? await ensureServerTls(join(stateDir, 'tls')) : undefined;
   let url = '';
-  const kubeconfigFor = (t: string, ns?: string): string => kubeconfigYaml({ server: url, caPem: tls?.caPem, token: t, namespace: ns });
+  const kubeconfigFor = (t: string, ns?: string): string =>
+    kubeconfigYaml({ server: url, caPem: tls?.caPem, token: t, namespace: ns });
 
   const admin = createAdmin({
     store,
@@ -152,7 +170,9 @@ export async function startKubesim(opts: KubesimOptions = {}): Promise<Kubesim> 
     admin: createAdminHttpHandler(admin),
   });
   const listener = (req: IncomingMessage, res: ServerResponse): void => handler(req, res);
-  const server: Server = tls ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, listener) : createHttpServer(listener);
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, listener)
+    : createHttpServer(listener);
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -163,7 +183,11 @@ export async function startKubesim(opts: KubesimOptions = {}): Promise<Kubesim> 
   const yaml = kubeconfigFor(token);
   const kubeconfig = join(stateDir, 'kubeconfig');
   await writeFile(kubeconfig, yaml, { mode: 0o600 });
-  logger.log('info', 'kubesim', `serving Kubernetes v1.${serverMinor} API at ${url} (clock ×${clock.speed}, registry ${opts.registry ?? 'none'}, auth ${authEnabled ? 'on' : 'off'})`);
+  logger.log(
+    'info',
+    'kubesim',
+    `serving Kubernetes v1.${serverMinor} API at ${url} (clock ×${clock.speed}, registry ${opts.registry ?? 'none'}, auth ${authEnabled ? 'on' : 'off'})`,
+  );
 
   let stopped = false;
   return {
@@ -181,10 +205,14 @@ export async function startKubesim(opts: KubesimOptions = {}): Promise<Kubesim> 
       deployments.stop();
       replicasets.stop();
       jobs.stop();
-      await Promise.all([kubelet.stop(), services.stop(), new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      })]);
+      await Promise.all([
+        kubelet.stop(),
+        services.stop(),
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+      ]);
       logger.log('info', 'kubesim', 'stopped');
       if (ownState) await rm(stateDir, { recursive: true, force: true });
     },

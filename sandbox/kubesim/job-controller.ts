@@ -34,11 +34,21 @@ export class JobController {
     const job = this.ctx.store.get(R.jobs, ns, name) as Job | undefined;
     if (!job) return;
     const nowIso = isoTime(this.ctx.clock.now());
-    const pods = (this.ctx.store.list(R.pods, ns) as Pod[]).filter((p) => controllerRef(p)?.uid === job.metadata.uid);
-    const finished = (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+    const pods = (this.ctx.store.list(R.pods, ns) as Pod[]).filter(
+      (p) => controllerRef(p)?.uid === job.metadata.uid,
+    );
+    const finished = (job.status?.conditions ?? []).some(
+      (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+    );
     const active = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
     const succeeded = pods.filter((p) => p.status?.phase === 'Succeeded').length;
-    const restarts = job.spec.template.spec?.restartPolicy === 'OnFailure' ? pods.reduce((n, p) => n + (p.status?.containerStatuses ?? []).reduce((m, c) => m + c.restartCount, 0), 0) : 0;
+    const restarts =
+      job.spec.template.spec?.restartPolicy === 'OnFailure'
+        ? pods.reduce(
+            (n, p) => n + (p.status?.containerStatuses ?? []).reduce((m, c) => m + c.restartCount, 0),
+            0,
+          )
+        : 0;
     const failed = pods.filter((p) => p.status?.phase === 'Failed').length + restarts;
     const completions = job.spec.completions ?? 1;
     const backoffLimit = job.spec.backoffLimit ?? 6;
@@ -50,13 +60,51 @@ export class JobController {
       if (failed > backoffLimit) {
         for (const p of active) this.ctx.store.remove(R.pods, ns, p.metadata.name!);
         activeCount = 0;
-        conds = setCondition(conds, { type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastProbeTime: nowIso, lastTransitionTime: nowIso });
-        conds = setCondition(conds, { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastProbeTime: nowIso, lastTransitionTime: nowIso });
-        this.ctx.events.record(job, 'Warning', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', 'job-controller');
-        this.ctx.logger.log('info', 'job-controller', `${key}: failed (${failed} failures > backoffLimit ${backoffLimit})`);
+        conds = setCondition(conds, {
+          type: 'FailureTarget',
+          status: 'True',
+          reason: 'BackoffLimitExceeded',
+          message: 'Job has reached the specified backoff limit',
+          lastProbeTime: nowIso,
+          lastTransitionTime: nowIso,
+        });
+        conds = setCondition(conds, {
+          type: 'Failed',
+          status: 'True',
+          reason: 'BackoffLimitExceeded',
+          message: 'Job has reached the specified backoff limit',
+          lastProbeTime: nowIso,
+          lastTransitionTime: nowIso,
+        });
+        this.ctx.events.record(
+          job,
+          'Warning',
+          'BackoffLimitExceeded',
+          'Job has reached the specified backoff limit',
+          'job-controller',
+        );
+        this.ctx.logger.log(
+          'info',
+          'job-controller',
+          `${key}: failed (${failed} failures > backoffLimit ${backoffLimit})`,
+        );
       } else if (succeeded >= completions) {
-        conds = setCondition(conds, { type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastProbeTime: nowIso, lastTransitionTime: nowIso });
-        conds = setCondition(conds, { type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastProbeTime: nowIso, lastTransitionTime: nowIso });
+        conds = setCondition(conds, {
+          type: 'SuccessCriteriaMet',
+          status: 'True',
+          reason: 'CompletionsReached',
+          message: 'Reached expected number of succeeded pods',
+          lastProbeTime: nowIso,
+          lastTransitionTime: nowIso,
+        });
+        conds = setCondition(conds, {
+          type: 'Complete',
+          status: 'True',
+          reason: 'CompletionsReached',
+          message: 'Reached expected number of succeeded pods',
+          lastProbeTime: nowIso,
+          lastTransitionTime: nowIso,
+        });
         status.completionTime = nowIso;
         this.ctx.events.record(job, 'Normal', 'Completed', 'Job completed', 'job-controller');
         this.ctx.logger.log('info', 'job-controller', `${key}: complete`);
@@ -65,7 +113,11 @@ export class JobController {
         if (want > 0) {
           // pod failure back-off: 10s doubling, capped at 6 minutes
           const delay = failed > 0 ? Math.min(10_000 * 2 ** (failed - 1), 360_000) : 0;
-          const lastFail = pods.filter((p) => p.status?.phase === 'Failed').map((p) => Date.parse(p.metadata.creationTimestamp ?? '0')).sort().pop();
+          const lastFail = pods
+            .filter((p) => p.status?.phase === 'Failed')
+            .map((p) => Date.parse(p.metadata.creationTimestamp ?? '0'))
+            .sort()
+            .pop();
           const due = lastFail !== undefined ? delay - this.ctx.clock.simElapsed(lastFail) : 0;
           if (delay > 0 && due > 0) {
             if (!this.retryTimers.has(key)) {
@@ -85,7 +137,9 @@ export class JobController {
     status.active = activeCount;
     status.succeeded = succeeded;
     status.failed = failed;
-    status.ready = active.filter((p) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')).length;
+    status.ready = active.filter((p) =>
+      (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
     status.terminating = 0;
     status.uncountedTerminatedPods = {};
     for (const k of ['active', 'succeeded', 'failed'] as const) if (status[k] === 0) delete status[k];
@@ -104,12 +158,27 @@ export class JobController {
         generateName: `${job.metadata.name}-`,
         namespace: job.metadata.namespace,
         labels: { ...tpl.metadata?.labels },
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name!, uid: job.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          {
+            apiVersion: 'batch/v1',
+            kind: 'Job',
+            name: job.metadata.name!,
+            uid: job.metadata.uid!,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: tpl.spec ?? { containers: [] },
       status: { phase: 'Pending', qosClass: 'BestEffort' },
     };
     const created = this.ctx.store.create(R.pods, pod);
-    this.ctx.events.record(job, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`, 'job-controller');
+    this.ctx.events.record(
+      job,
+      'Normal',
+      'SuccessfulCreate',
+      `Created pod: ${created.metadata.name}`,
+      'job-controller',
+    );
   }
 }

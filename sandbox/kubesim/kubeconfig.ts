@@ -1,7 +1,13 @@
 /** kubeconfig YAML for kubesim: one cluster, one user (token over TLS), one context. */
 import { stringify } from 'yaml';
 
-export function kubeconfigYaml(opts: { server: string; caPem?: string; token?: string; namespace?: string; name?: string }): string {
+export function kubeconfigYaml(opts: {
+  server: string;
+  caPem?: string;
+  token?: string;
+  namespace?: string;
+  name?: string;
+}): string {
   const name = opts.name ?? 'kubesim';
   return stringify({
     apiVersion: 'v1',
@@ -10,7 +16,10 @@ export function kubeconfigYaml(opts: { server: string; caPem?: string; token?: s
     clusters: [
       {
         name,
-        cluster: { server: opts.server, ...(opts.caPem ? { 'certificate-authority-data': Buffer.from(opts.caPem).toString('base64') } : {}) },
+        cluster: {
+          server: opts.server,
+          ...(opts.caPem ? { 'certificate-authority-data': Buffer.from(opts.caPem).toString('base64') } : {}),
+        },
       },
     ],
     users: [{ name, user: opts.token ? { token: opts.token } : {} }],

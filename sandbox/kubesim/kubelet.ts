@@ -26,7 +26,15 @@ const BACKOFF_MAX_MS = 300_000;
 const UNHEALTHY_EVERY_MS = 10_000;
 const EVICTION_AFTER_MS = 300_000;
 
-type Phase = 'waiting' | 'pulling' | 'pull-error' | 'pull-backoff' | 'starting' | 'running' | 'terminated' | 'crash-backoff';
+type Phase =
+  | 'waiting'
+  | 'pulling'
+  | 'pull-error'
+  | 'pull-backoff'
+  | 'starting'
+  | 'running'
+  | 'terminated'
+  | 'crash-backoff';
 
 interface ContainerRuntime {
   name: string;
@@ -105,7 +113,9 @@ export class Kubelet {
 
   setPaused(p: boolean): void {
     this.paused = p;
-    if (!p) for (const pod of this.ctx.store.list(R.pods)) this.startPod(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    if (!p)
+      for (const pod of this.ctx.store.list(R.pods))
+        this.startPod(`${pod.metadata.namespace}/${pod.metadata.name}`);
   }
 
   async stop(): Promise<void> {
@@ -137,32 +147,64 @@ export class Kubelet {
     const nowIso = isoTime(this.ctx.clock.now());
     const existing = this.ctx.store.get(R.nodes, undefined, name);
     const cond: Condition = ready
-      ? { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: nowIso }
-      : { type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: nowIso };
+      ? {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'kubelet is posting ready status',
+          lastTransitionTime: nowIso,
+        }
+      : {
+          type: 'Ready',
+          status: 'Unknown',
+          reason: 'NodeStatusUnknown',
+          message: 'Kubelet stopped posting node status.',
+          lastTransitionTime: nowIso,
+        };
     const node: KObject = existing
       ? structuredClone(existing)
       : {
           apiVersion: 'v1',
           kind: 'Node',
-          metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'node-role.kubernetes.io/control-plane': '' } },
+          metadata: {
+            name,
+            labels: {
+              'kubernetes.io/hostname': name,
+              'kubernetes.io/os': 'linux',
+              'kubernetes.io/arch': 'amd64',
+              'node-role.kubernetes.io/control-plane': '',
+            },
+          },
           spec: {},
           status: {
             capacity: { cpu: '2', memory: '4Gi', pods: '110' },
             allocatable: { cpu: '2', memory: '4Gi', pods: '110' },
-            addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: name }],
-            nodeInfo: { kubeletVersion: kubeletVersion ?? '', osImage: 'kubesim', operatingSystem: 'linux', architecture: 'amd64', containerRuntimeVersion: 'kubesim://1' },
+            addresses: [
+              { type: 'InternalIP', address: '127.0.0.1' },
+              { type: 'Hostname', address: name },
+            ],
+            nodeInfo: {
+              kubeletVersion: kubeletVersion ?? '',
+              osImage: 'kubesim',
+              operatingSystem: 'linux',
+              architecture: 'amd64',
+              containerRuntimeVersion: 'kubesim://1',
+            },
           },
         };
     const status = node.status as { conditions?: Condition[] };
     status.conditions = [cond];
-    (node.spec as Record<string, unknown>).taints = ready ? undefined : [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: nowIso }];
+    (node.spec as Record<string, unknown>).taints = ready
+      ? undefined
+      : [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: nowIso }];
     if (existing) this.ctx.store.update(R.nodes, node);
     else this.ctx.store.create(R.nodes, node);
   }
 
   /** Node lost: its pods turn NotReady, their endpoints stop answering; eviction after 5 min. */
   loseNode(node: string): void {
-    if (!this.nodeNames.includes(node)) throw new Error(`unknown node ${node}; nodes: ${this.nodeNames.join(', ')}`);
+    if (!this.nodeNames.includes(node))
+      throw new Error(`unknown node ${node}; nodes: ${this.nodeNames.join(', ')}`);
     this.lostNodes.add(node);
     this.writeNode(node, false);
     for (const p of this.pods.values()) {
@@ -175,7 +217,13 @@ export class Kubelet {
       p.evictionTimer = this.ctx.clock.after(EVICTION_AFTER_MS, () => {
         const pod = this.ctx.store.get(R.pods, p.ns, p.name);
         if (!pod || !p.lost) return;
-        this.ctx.events.record(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${p.ns}/${p.name}`, 'taint-eviction-controller');
+        this.ctx.events.record(
+          pod,
+          'Normal',
+          'TaintManagerEviction',
+          `Marking for deletion Pod ${p.ns}/${p.name}`,
+          'taint-eviction-controller',
+        );
         this.ctx.logger.log('info', 'node-lifecycle', `evicting ${p.ns}/${p.name} from lost node ${node}`);
         this.ctx.store.remove(R.pods, p.ns, p.name);
       });
@@ -192,7 +240,8 @@ export class Kubelet {
       this.stopPod(key, 'node restored');
       this.startPod(key);
     }
-    for (const pod of this.ctx.store.list(R.pods) as Pod[]) if (!pod.spec.nodeName) this.startPod(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    for (const pod of this.ctx.store.list(R.pods) as Pod[])
+      if (!pod.spec.nodeName) this.startPod(`${pod.metadata.namespace}/${pod.metadata.name}`);
     this.ctx.logger.log('info', 'node-lifecycle', `node ${node} restored`);
   }
 
@@ -208,14 +257,32 @@ export class Kubelet {
       const ready = this.nodeNames.filter((n) => !this.lostNodes.has(n));
       if (ready.length === 0) {
         const msg = `0/${this.nodeNames.length} nodes are available: ${this.nodeNames.length} node(s) had untolerated taint {node.kubernetes.io/unreachable: }.`;
-        const conds: Condition[] = [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: msg, lastProbeTime: null, lastTransitionTime: isoTime(this.ctx.clock.now()) }];
-        this.ctx.store.update(R.pods, { ...pod, status: { ...pod.status, phase: 'Pending', conditions: conds } });
+        const conds: Condition[] = [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: msg,
+            lastProbeTime: null,
+            lastTransitionTime: isoTime(this.ctx.clock.now()),
+          },
+        ];
+        this.ctx.store.update(R.pods, {
+          ...pod,
+          status: { ...pod.status, phase: 'Pending', conditions: conds },
+        });
         this.ctx.events.record(pod, 'Warning', 'FailedScheduling', msg, 'default-scheduler');
         return;
       }
       node = ready[this.rr++ % ready.length]!;
       pod = this.ctx.store.update(R.pods, { ...pod, spec: { ...pod.spec, nodeName: node } }) as Pod;
-      this.ctx.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node}`, 'default-scheduler');
+      this.ctx.events.record(
+        pod,
+        'Normal',
+        'Scheduled',
+        `Successfully assigned ${ns}/${name} to ${node}`,
+        'default-scheduler',
+      );
     }
     const rt: PodRuntime = {
       ns,
@@ -225,7 +292,8 @@ export class Kubelet {
       podIP: `10.42.${this.nodeNames.indexOf(node) + 1}.${(ipCounter = (ipCounter % 250) + 1)}`,
       restartPolicy: pod.spec.restartPolicy ?? 'Always',
       containers: pod.spec.containers.map((c) => {
-        const probe = c.readinessProbe as { initialDelaySeconds?: number; periodSeconds?: number } | undefined;
+        const probe = c.readinessProbe as
+          { initialDelaySeconds?: number; periodSeconds?: number } | undefined;
         return {
           name: c.name,
           image: c.image ?? '',
@@ -240,7 +308,9 @@ export class Kubelet {
           timers: [],
           containerId: '',
           hasProbe: probe !== undefined,
-          probeDelayMs: probe ? ((probe.initialDelaySeconds ?? 0) + Math.min(probe.periodSeconds ?? 10, 1)) * 1000 : 0,
+          probeDelayMs: probe
+            ? ((probe.initialDelaySeconds ?? 0) + Math.min(probe.periodSeconds ?? 10, 1)) * 1000
+            : 0,
           logs: [],
           previousLogs: [],
         };
@@ -290,9 +360,23 @@ export class Kubelet {
     return this.ctx.store.get(R.pods, p.ns, p.name) as Pod | undefined;
   }
 
-  private event(p: PodRuntime, c: ContainerRuntime | undefined, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  private event(
+    p: PodRuntime,
+    c: ContainerRuntime | undefined,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): void {
     const pod = this.podObject(p);
-    if (pod) this.ctx.events.record(pod, type, reason, message, 'kubelet', c ? `spec.containers{${c.name}}` : undefined);
+    if (pod)
+      this.ctx.events.record(
+        pod,
+        type,
+        reason,
+        message,
+        'kubelet',
+        c ? `spec.containers{${c.name}}` : undefined,
+      );
   }
 
   private log(c: ContainerRuntime, line: string): void {
@@ -318,10 +402,17 @@ export class Kubelet {
         c.behavior = res.behavior;
         c.imageID = `${c.image.split('@')[0]!.replace(/:[^/:]+$/, '')}@${res.digest}`;
         c.pullFailures = 0;
-        if (cached) this.event(p, c, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
+        if (cached)
+          this.event(p, c, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
         else {
           const took = ((Date.now() - started) * this.ctx.clock.speed) / 1000;
-          this.event(p, c, 'Normal', 'Pulled', `Successfully pulled image "${c.image}" in ${took.toFixed(3)}s (${took.toFixed(3)}s including waiting). Image size: ${res.size} bytes.`);
+          this.event(
+            p,
+            c,
+            'Normal',
+            'Pulled',
+            `Successfully pulled image "${c.image}" in ${took.toFixed(3)}s (${took.toFixed(3)}s including waiting). Image size: ${res.size} bytes.`,
+          );
         }
         this.pulledOnNode.add(nodeKey);
         c.phase = 'starting';
@@ -373,20 +464,38 @@ export class Kubelet {
         break;
       case 'never-ready': {
         const unhealthy = (): void => {
-          this.event(p, c, 'Warning', 'Unhealthy', 'Readiness probe failed: HTTP probe failed with statuscode: 503');
+          this.event(
+            p,
+            c,
+            'Warning',
+            'Unhealthy',
+            'Readiness probe failed: HTTP probe failed with statuscode: 503',
+          );
           this.later(p, c, UNHEALTHY_EVERY_MS, unhealthy);
         };
         this.later(p, c, Math.max(c.probeDelayMs, 1000), unhealthy);
         break;
       }
       case 'crashloop':
-        this.later(p, c, RUN_BEFORE_EXIT_MS, () => this.exit(p, c, 1, 'Error', 'panic: simulated crash (dev.gantry.sim/behavior=crashloop)'));
+        this.later(p, c, RUN_BEFORE_EXIT_MS, () =>
+          this.exit(p, c, 1, 'Error', 'panic: simulated crash (dev.gantry.sim/behavior=crashloop)'),
+        );
         break;
       case 'exit':
-        this.later(p, c, RUN_BEFORE_EXIT_MS, () => this.exit(p, c, b.code, b.code === 0 ? 'Completed' : 'Error', b.code === 0 ? 'done' : `exiting with code ${b.code}`));
+        this.later(p, c, RUN_BEFORE_EXIT_MS, () =>
+          this.exit(
+            p,
+            c,
+            b.code,
+            b.code === 0 ? 'Completed' : 'Error',
+            b.code === 0 ? 'done' : `exiting with code ${b.code}`,
+          ),
+        );
         break;
       case 'oom':
-        this.later(p, c, RUN_BEFORE_EXIT_MS, () => this.exit(p, c, 137, 'OOMKilled', 'fatal error: runtime: out of memory'));
+        this.later(p, c, RUN_BEFORE_EXIT_MS, () =>
+          this.exit(p, c, 137, 'OOMKilled', 'fatal error: runtime: out of memory'),
+        );
         break;
     }
     if (c.ready) this.log(c, 'ready');
@@ -404,12 +513,22 @@ export class Kubelet {
     const finishedIso = isoTime(this.ctx.clock.now());
     c.ready = false;
     c.phase = 'terminated';
-    c.terminated = { exitCode: code, reason, startedAt: c.startedAt, finishedAt: finishedIso, containerID: c.containerId };
+    c.terminated = {
+      exitCode: code,
+      reason,
+      startedAt: c.startedAt,
+      finishedAt: finishedIso,
+      containerID: c.containerId,
+    };
     c.previousLogs = c.logs;
     c.logs = [];
     const restart = p.restartPolicy === 'Always' || (p.restartPolicy === 'OnFailure' && code !== 0);
     if (!restart) {
-      this.ctx.logger.log('info', 'kubelet', `${p.ns}/${p.name}: container ${c.name} exited ${code} (${reason})`);
+      this.ctx.logger.log(
+        'info',
+        'kubelet',
+        `${p.ns}/${p.name}: container ${c.name} exited ${code} (${reason})`,
+      );
       this.syncStatus(p);
       return;
     }
@@ -431,8 +550,17 @@ export class Kubelet {
       c.phase = 'crash-backoff';
       c.lastTerminated = c.terminated;
       c.terminated = undefined;
-      c.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${backoff / 1000}s restarting failed container=${c.name} pod=${p.name}_${p.ns}(${p.uid})` };
-      this.event(p, c, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${p.name}_${p.ns}(${p.uid})`);
+      c.waiting = {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${backoff / 1000}s restarting failed container=${c.name} pod=${p.name}_${p.ns}(${p.uid})`,
+      };
+      this.event(
+        p,
+        c,
+        'Warning',
+        'BackOff',
+        `Back-off restarting failed container ${c.name} in pod ${p.name}_${p.ns}(${p.uid})`,
+      );
       this.syncStatus(p);
     });
     this.later(p, c, backoff, () => {
@@ -467,16 +595,34 @@ export class Kubelet {
     const statuses = p.containers.map((c) => this.containerStatus(c));
     const allReady = !p.lost && p.containers.every((c) => c.ready);
     const notReady = p.containers.filter((c) => !c.ready).map((c) => c.name);
-    const terminal = p.containers.every((c) => c.phase === 'terminated' && !(p.restartPolicy === 'Always' || (p.restartPolicy === 'OnFailure' && (c.terminated?.exitCode ?? 0) !== 0)));
+    const terminal = p.containers.every(
+      (c) =>
+        c.phase === 'terminated' &&
+        !(
+          p.restartPolicy === 'Always' ||
+          (p.restartPolicy === 'OnFailure' && (c.terminated?.exitCode ?? 0) !== 0)
+        ),
+    );
     let phase: PodStatus['phase'] = p.containers.some((c) => c.everStarted) ? 'Running' : 'Pending';
     if (terminal) phase = p.containers.every((c) => c.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
     const cond = (type: string, ok: boolean, reason?: string, message?: string): Condition => {
       const status = ok ? 'True' : 'False';
       const old = prev.find((x) => x.type === type);
-      return { type, status, lastProbeTime: null, lastTransitionTime: old && old.status === status ? old.lastTransitionTime : nowIso, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
+      return {
+        type,
+        status,
+        lastProbeTime: null,
+        lastTransitionTime: old && old.status === status ? old.lastTransitionTime : nowIso,
+        ...(reason ? { reason } : {}),
+        ...(message ? { message } : {}),
+      };
     };
     const readyReason = p.lost ? 'NodeNotReady' : terminal ? 'PodCompleted' : 'ContainersNotReady';
-    const readyMessage = p.lost ? `Node ${p.node} is not ready` : terminal ? undefined : `containers with unready status: [${notReady.join(' ')}]`;
+    const readyMessage = p.lost
+      ? `Node ${p.node} is not ready`
+      : terminal
+        ? undefined
+        : `containers with unready status: [${notReady.join(' ')}]`;
     const conditions: Condition[] = [
       cond('PodReadyToStartContainers', !terminal),
       cond('Initialized', true),
@@ -494,8 +640,14 @@ export class Kubelet {
       containerStatuses: statuses,
       qosClass: 'BestEffort',
     };
-    const annotations = p.url ? { ...pod.metadata.annotations, [POD_URL_ANNOTATION]: p.url } : pod.metadata.annotations;
-    this.ctx.store.update(R.pods, { ...pod, metadata: { ...pod.metadata, ...(annotations ? { annotations } : {}) }, status });
+    const annotations = p.url
+      ? { ...pod.metadata.annotations, [POD_URL_ANNOTATION]: p.url }
+      : pod.metadata.annotations;
+    this.ctx.store.update(R.pods, {
+      ...pod,
+      metadata: { ...pod.metadata, ...(annotations ? { annotations } : {}) },
+      status,
+    });
     if (terminal) {
       void p.server?.close();
       p.server?.closeAllConnections();
@@ -509,7 +661,9 @@ export class Kubelet {
     if (!pod || !pod.spec.containers.some((c) => (c.ports ?? []).length > 0)) return;
     const server = createServer((req, res) => {
       p.requests++;
-      const runtime = p.containers.find((c) => pod.spec.containers.find((x) => x.name === c.name)?.ports?.length) ?? p.containers[0]!;
+      const runtime =
+        p.containers.find((c) => pod.spec.containers.find((x) => x.name === c.name)?.ports?.length) ??
+        p.containers[0]!;
       let code = 200;
       let body: Record<string, unknown> = { status: 'ok' };
       if (p.lost || runtime.phase !== 'running' || !runtime.ready) {
@@ -520,7 +674,11 @@ export class Kubelet {
         body = { status: 'degraded', error: 'simulated failure (dev.gantry.sim/behavior=degraded)' };
       }
       this.log(runtime, `${req.method} ${req.url} ${code}`);
-      res.writeHead(code, { 'content-type': 'application/json', 'x-kubesim-pod': p.name, 'x-kubesim-image': runtime.image });
+      res.writeHead(code, {
+        'content-type': 'application/json',
+        'x-kubesim-pod': p.name,
+        'x-kubesim-image': runtime.image,
+      });
       res.end(JSON.stringify({ ...body, pod: p.name, image: runtime.image }));
     });
     server.keepAliveTimeout = 1000;

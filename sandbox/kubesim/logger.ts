@@ -12,7 +12,9 @@ export interface KubesimLogger {
   lines(): string[];
 }
 
-export function createLogger(opts: { file?: string; sink?: (line: string) => void; keep?: number; debug?: boolean } = {}): KubesimLogger {
+export function createLogger(
+  opts: { file?: string; sink?: (line: string) => void; keep?: number; debug?: boolean } = {},
+): KubesimLogger {
   const keep = opts.keep ?? 2000;
   const ring: string[] = [];
   return {

@@ -69,7 +69,7 @@ function getAt(doc: Json, tokens: string[]): Json | undefined {
 
 function parentOf(doc: Json, tokens: string[], path: string): { parent: Json; key: string } {
   const parent = getAt(doc, tokens.slice(0, -1));
-  if (parent === undefined || (typeof parent !== 'object') || parent === null) {
+  if (parent === undefined || typeof parent !== 'object' || parent === null) {
     throw new PatchError(`doc is missing path: "${path}": missing value`);
   }
   return { parent, key: tokens[tokens.length - 1]! };
@@ -111,7 +111,10 @@ export function applyJsonPatch(doc: Json, ops: unknown): Json {
           out = clone(op.value as Json);
           break;
         }
-        if (getAt(out, tokens) === undefined) throw new PatchError(`replace operation does not apply: doc is missing key: ${op.path}: missing value`);
+        if (getAt(out, tokens) === undefined)
+          throw new PatchError(
+            `replace operation does not apply: doc is missing key: ${op.path}: missing value`,
+          );
         const { parent, key } = parentOf(out, tokens, op.path);
         if (Array.isArray(parent)) parent[Number(key)] = clone(op.value as Json);
         else (parent as JsonObject)[key] = clone(op.value as Json);
@@ -130,7 +133,8 @@ export function applyJsonPatch(doc: Json, ops: unknown): Json {
         break;
       }
       case 'test':
-        if (!deepEqual(getAt(out, tokens), op.value)) throw new PatchError(`testing value ${op.path} failed: test failed`);
+        if (!deepEqual(getAt(out, tokens), op.value))
+          throw new PatchError(`testing value ${op.path} failed: test failed`);
         break;
       default:
         throw new PatchError(`Unexpected kind: ${String((op as { op: unknown }).op)}`, 400);
@@ -144,7 +148,8 @@ function addAt(doc: Json, tokens: string[], value: Json, path: string): Json {
   const { parent, key } = parentOf(doc, tokens, path);
   if (Array.isArray(parent)) {
     const idx = key === '-' ? parent.length : Number(key);
-    if (!Number.isInteger(idx) || idx < 0 || idx > parent.length) throw new PatchError(`add operation index out of range: ${path}`);
+    if (!Number.isInteger(idx) || idx < 0 || idx > parent.length)
+      throw new PatchError(`add operation index out of range: ${path}`);
     parent.splice(idx, 0, value);
   } else (parent as JsonObject)[key] = value;
   return doc;
@@ -153,7 +158,8 @@ function addAt(doc: Json, tokens: string[], value: Json, path: string): Json {
 function removeAt(doc: Json, tokens: string[], path: string): { doc: Json; value: Json } {
   const { parent, key } = parentOf(doc, tokens, path);
   const value = getAt(doc, tokens);
-  if (value === undefined) throw new PatchError(`remove operation does not apply: doc is missing path: "${path}": missing value`);
+  if (value === undefined)
+    throw new PatchError(`remove operation does not apply: doc is missing path: "${path}": missing value`);
   if (Array.isArray(parent)) parent.splice(Number(key), 1);
   else delete (parent as JsonObject)[key];
   return { doc, value };
@@ -272,7 +278,9 @@ function smpList(original: Json[] | undefined, patch: Json[], path: string[]): J
       return out;
     }
     // atomic list; `$patch: replace` items are just stripped of the directive
-    return patch.filter((p) => !(isObject(p) && p[DIRECTIVE] !== undefined && Object.keys(p).length === 1)).map((p) => clone(p));
+    return patch
+      .filter((p) => !(isObject(p) && p[DIRECTIVE] !== undefined && Object.keys(p).length === 1))
+      .map((p) => clone(p));
   }
   if (patch.some((p) => isObject(p) && p[DIRECTIVE] === 'replace')) {
     return patch.filter((p) => !(isObject(p) && p[DIRECTIVE] === 'replace')).map((p) => clone(p));

@@ -7,12 +7,7 @@
  */
 
 type FieldKind =
-  | 'string'
-  | 'bytes'
-  | 'int'
-  | 'bool'
-  | { msg: string }
-  | { map: 'string' | 'bytes' | { msg: string } };
+  'string' | 'bytes' | 'int' | 'bool' | { msg: string } | { map: 'string' | 'bytes' | { msg: string } };
 
 interface FieldDef {
   name: string;
@@ -26,12 +21,30 @@ const S = (name: string): FieldDef => ({ name, kind: 'string' });
 const I = (name: string, keepZero = false): FieldDef => ({ name, kind: 'int', keepZero });
 const B = (name: string): FieldDef => ({ name, kind: 'bool' });
 const M = (name: string, msg: string, repeated = false): FieldDef => ({ name, kind: { msg }, repeated });
-const MAP = (name: string, value: 'string' | 'bytes' | { msg: string } = 'string'): FieldDef => ({ name, kind: { map: value } });
+const MAP = (name: string, value: 'string' | 'bytes' | { msg: string } = 'string'): FieldDef => ({
+  name,
+  kind: { map: value },
+});
 const RS = (name: string): FieldDef => ({ name, kind: 'string', repeated: true });
 
 const SCHEMA: Record<string, Record<number, FieldDef>> = {
-  ObjectMeta: { 1: S('name'), 2: S('generateName'), 3: S('namespace'), 11: MAP('labels'), 12: MAP('annotations'), 13: M('ownerReferences', 'OwnerReference', true), 14: RS('finalizers') },
-  OwnerReference: { 1: S('kind'), 3: S('name'), 4: S('uid'), 5: S('apiVersion'), 6: B('controller'), 7: B('blockOwnerDeletion') },
+  ObjectMeta: {
+    1: S('name'),
+    2: S('generateName'),
+    3: S('namespace'),
+    11: MAP('labels'),
+    12: MAP('annotations'),
+    13: M('ownerReferences', 'OwnerReference', true),
+    14: RS('finalizers'),
+  },
+  OwnerReference: {
+    1: S('kind'),
+    3: S('name'),
+    4: S('uid'),
+    5: S('apiVersion'),
+    6: B('controller'),
+    7: B('blockOwnerDeletion'),
+  },
   LabelSelector: { 1: MAP('matchLabels'), 2: M('matchExpressions', 'LabelSelectorRequirement', true) },
   LabelSelectorRequirement: { 1: S('key'), 2: S('operator'), 3: RS('values') },
   IntOrString: { 1: I('type'), 2: I('intVal'), 3: S('strVal') },
@@ -97,11 +110,36 @@ const SCHEMA: Record<string, Record<number, FieldDef>> = {
   },
   Namespace: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'NamespaceSpec') },
   NamespaceSpec: { 1: RS('finalizers') },
-  ConfigMap: { 1: M('metadata', 'ObjectMeta'), 2: MAP('data'), 3: MAP('binaryData', 'bytes'), 4: B('immutable') },
-  Secret: { 1: M('metadata', 'ObjectMeta'), 2: MAP('data', 'bytes'), 3: S('type'), 4: MAP('stringData'), 5: B('immutable') },
+  ConfigMap: {
+    1: M('metadata', 'ObjectMeta'),
+    2: MAP('data'),
+    3: MAP('binaryData', 'bytes'),
+    4: B('immutable'),
+  },
+  Secret: {
+    1: M('metadata', 'ObjectMeta'),
+    2: MAP('data', 'bytes'),
+    3: S('type'),
+    4: MAP('stringData'),
+    5: B('immutable'),
+  },
   Service: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'ServiceSpec') },
-  ServiceSpec: { 1: M('ports', 'ServicePort', true), 2: MAP('selector'), 3: S('clusterIP'), 4: S('type'), 5: RS('externalIPs'), 7: S('sessionAffinity'), 11: S('externalName') },
-  ServicePort: { 1: S('name'), 2: S('protocol'), 3: I('port'), 4: M('targetPort', 'IntOrString'), 5: I('nodePort') },
+  ServiceSpec: {
+    1: M('ports', 'ServicePort', true),
+    2: MAP('selector'),
+    3: S('clusterIP'),
+    4: S('type'),
+    5: RS('externalIPs'),
+    7: S('sessionAffinity'),
+    11: S('externalName'),
+  },
+  ServicePort: {
+    1: S('name'),
+    2: S('protocol'),
+    3: I('port'),
+    4: M('targetPort', 'IntOrString'),
+    5: I('nodePort'),
+  },
   Unknown: {},
   TypeMeta: { 1: S('apiVersion'), 2: S('kind') },
 };
@@ -174,7 +212,12 @@ function decodeMessage(buf: Buffer, type: string): Record<string, unknown> {
         if (t >>> 3 === 1) key = entry.bytes().toString('utf8');
         else if (t >>> 3 === 2) {
           const vk = k.map;
-          v = vk === 'string' ? entry.bytes().toString('utf8') : vk === 'bytes' ? entry.bytes().toString('base64') : decodeMessage(entry.bytes(), vk.msg);
+          v =
+            vk === 'string'
+              ? entry.bytes().toString('utf8')
+              : vk === 'bytes'
+                ? entry.bytes().toString('base64')
+                : decodeMessage(entry.bytes(), vk.msg);
         } else entry.skip(t & 7);
       }
       const m = (out[def.name] ??= {}) as Record<string, unknown>;
@@ -198,10 +241,18 @@ function postProcess(type: string, o: Record<string, unknown>): Record<string, u
   if (type === 'Quantity') return { value: o.string ?? '0' };
   // unwrap IntOrString / Quantity wrappers into plain JSON values
   for (const [k, v] of Object.entries(o)) {
-    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && 'value' in v) o[k] = (v as { value: unknown }).value;
+    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && 'value' in v)
+      o[k] = (v as { value: unknown }).value;
     else if (v && typeof v === 'object' && !Array.isArray(v)) {
       for (const [mk, mv] of Object.entries(v)) {
-        if (mv && typeof mv === 'object' && !Array.isArray(mv) && Object.keys(mv).length === 1 && 'value' in mv) (v as Record<string, unknown>)[mk] = (mv as { value: unknown }).value;
+        if (
+          mv &&
+          typeof mv === 'object' &&
+          !Array.isArray(mv) &&
+          Object.keys(mv).length === 1 &&
+          'value' in mv
+        )
+          (v as Record<string, unknown>)[mk] = (mv as { value: unknown }).value;
       }
     }
   }
@@ -210,7 +261,8 @@ function postProcess(type: string, o: Record<string, unknown>): Record<string, u
 
 /** Decodes a `k8s\0`-prefixed protobuf body into the JSON object it stands for. */
 export function decodeKubernetesProtobuf(body: Buffer): Record<string, unknown> {
-  if (body.length < 4 || !body.subarray(0, 4).equals(PROTOBUF_MAGIC)) throw new Error('protobuf: missing k8s envelope');
+  if (body.length < 4 || !body.subarray(0, 4).equals(PROTOBUF_MAGIC))
+    throw new Error('protobuf: missing k8s envelope');
   const r = new Reader(body.subarray(4));
   let apiVersion = '';
   let kind = '';
@@ -226,6 +278,7 @@ export function decodeKubernetesProtobuf(body: Buffer): Record<string, unknown> 
     else r.skip(tag & 7);
   }
   if (!raw) throw new Error('protobuf: envelope without raw object');
-  if (!SCHEMA[kind]) throw new Error(`protobuf: kind ${kind || '(none)'} is not supported by kubesim; send JSON`);
+  if (!SCHEMA[kind])
+    throw new Error(`protobuf: kind ${kind || '(none)'} is not supported by kubesim; send JSON`);
   return { apiVersion, kind, ...decodeMessage(raw, kind) };
 }

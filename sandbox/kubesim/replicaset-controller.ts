@@ -52,7 +52,9 @@ export class ReplicaSetController {
     const [ns, name] = splitKey(key);
     const rs = this.ctx.store.get(R.replicasets, ns, name) as ReplicaSet | undefined;
     if (!rs) return;
-    const pods = (this.ctx.store.list(R.pods, ns) as Pod[]).filter((p) => controllerRef(p)?.uid === rs.metadata.uid && isPodActive(p));
+    const pods = (this.ctx.store.list(R.pods, ns) as Pod[]).filter(
+      (p) => controllerRef(p)?.uid === rs.metadata.uid && isPodActive(p),
+    );
     const want = rs.spec.replicas ?? 1;
     const diff = pods.length - want;
     let active = pods;
@@ -62,7 +64,13 @@ export class ReplicaSetController {
       const victims = [...pods].sort((a, b) => compareRanks(deletionRank(a), deletionRank(b))).slice(0, diff);
       for (const v of victims) {
         this.ctx.store.remove(R.pods, ns, v.metadata.name!);
-        this.ctx.events.record(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${v.metadata.name}`, 'replicaset-controller');
+        this.ctx.events.record(
+          rs,
+          'Normal',
+          'SuccessfulDelete',
+          `Deleted pod: ${v.metadata.name}`,
+          'replicaset-controller',
+        );
       }
       const gone = new Set(victims);
       active = pods.filter((p) => !gone.has(p));
@@ -79,16 +87,23 @@ export class ReplicaSetController {
       return false;
     }).length;
     this.availabilityTimers.get(key)?.();
-    if (soonest !== Infinity) this.availabilityTimers.set(key, this.ctx.clock.after(soonest + 50, () => this.queue.add(key)));
+    if (soonest !== Infinity)
+      this.availabilityTimers.set(
+        key,
+        this.ctx.clock.after(soonest + 50, () => this.queue.add(key)),
+      );
     const templateLabels = rs.spec.template.metadata?.labels ?? {};
     const status: ReplicaSetStatus = {
       replicas: active.length,
-      fullyLabeledReplicas: active.filter((p) => matchesLabelSelector(p.metadata.labels, { matchLabels: templateLabels })).length,
+      fullyLabeledReplicas: active.filter((p) =>
+        matchesLabelSelector(p.metadata.labels, { matchLabels: templateLabels }),
+      ).length,
       readyReplicas: active.filter(isPodReady).length,
       availableReplicas: available,
       observedGeneration: rs.metadata.generation,
     };
-    for (const k of ['fullyLabeledReplicas', 'readyReplicas', 'availableReplicas'] as const) if (status[k] === 0) delete status[k];
+    for (const k of ['fullyLabeledReplicas', 'readyReplicas', 'availableReplicas'] as const)
+      if (status[k] === 0) delete status[k];
     const latest = this.ctx.store.get(R.replicasets, ns, name);
     if (latest) this.ctx.store.update(R.replicasets, { ...latest, status });
   }
@@ -104,13 +119,28 @@ export class ReplicaSetController {
         namespace: rs.metadata.namespace,
         labels: { ...tpl.metadata?.labels },
         ...(tpl.metadata?.annotations ? { annotations: { ...tpl.metadata.annotations } } : {}),
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name!, uid: rs.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: rs.metadata.name!,
+            uid: rs.metadata.uid!,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: tpl.spec ?? { containers: [] },
       status: { phase: 'Pending', qosClass: 'BestEffort' },
     };
     const created = this.ctx.store.create(R.pods, pod) as Pod;
-    this.ctx.events.record(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`, 'replicaset-controller');
+    this.ctx.events.record(
+      rs,
+      'Normal',
+      'SuccessfulCreate',
+      `Created pod: ${created.metadata.name}`,
+      'replicaset-controller',
+    );
     return created;
   }
 }

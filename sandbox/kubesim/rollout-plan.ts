@@ -6,7 +6,14 @@
  * util/deployment_util.go, so kubectl sees the same sequence of states as on a real cluster.
  */
 import { canonical } from './patch.js';
-import type { Condition, Deployment, DeploymentStatus, IntOrString, PodTemplateSpec, ReplicaSet } from './types.js';
+import type {
+  Condition,
+  Deployment,
+  DeploymentStatus,
+  IntOrString,
+  PodTemplateSpec,
+  ReplicaSet,
+} from './types.js';
 
 export const REVISION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
@@ -28,7 +35,8 @@ const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** FNV-1a 32 over the canonical template JSON, encoded like rand.SafeEncodeString(fmt.Sprint(hash)). */
 export function podTemplateHash(template: PodTemplateSpec, collisionCount = 0): string {
-  const text = JSON.stringify(canonical(templateWithoutHash(template))) + (collisionCount ? String(collisionCount) : '');
+  const text =
+    JSON.stringify(canonical(templateWithoutHash(template))) + (collisionCount ? String(collisionCount) : '');
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -95,7 +103,11 @@ const specReplicas = (rs: ReplicaSet): number => rs.spec.replicas ?? 0;
 const availableOf = (rs: ReplicaSet): number => rs.status?.availableReplicas ?? 0;
 
 /** NewRSNewReplicas for RollingUpdate: how many replicas the new ReplicaSet should have now. */
-export function newReplicaSetReplicas(d: Deployment, allRSs: ReplicaSet[], newRS: ReplicaSet | undefined): number {
+export function newReplicaSetReplicas(
+  d: Deployment,
+  allRSs: ReplicaSet[],
+  newRS: ReplicaSet | undefined,
+): number {
   const replicas = d.spec.replicas ?? 1;
   const current = newRS ? specReplicas(newRS) : 0;
   if (d.spec.strategy?.type === 'Recreate') return replicas;
@@ -111,7 +123,11 @@ export function newReplicaSetReplicas(d: Deployment, allRSs: ReplicaSet[], newRS
  * reconcileOldReplicaSets: first scale down unhealthy old replicas, then old replicas beyond
  * minAvailable. Returns the new spec.replicas per old ReplicaSet name (only those that change).
  */
-export function oldReplicaSetScaleDown(d: Deployment, oldRSs: ReplicaSet[], newRS: ReplicaSet | undefined): Map<string, number> {
+export function oldReplicaSetScaleDown(
+  d: Deployment,
+  oldRSs: ReplicaSet[],
+  newRS: ReplicaSet | undefined,
+): Map<string, number> {
   const changes = new Map<string, number>();
   const replicasOf = (rs: ReplicaSet): number => changes.get(rs.metadata.name!) ?? specReplicas(rs);
   const oldPodsCount = oldRSs.reduce((n, rs) => n + specReplicas(rs), 0);
@@ -124,7 +140,11 @@ export function oldReplicaSetScaleDown(d: Deployment, oldRSs: ReplicaSet[], newR
   const newRSUnavailable = newRS ? specReplicas(newRS) - availableOf(newRS) : 0;
   const maxScaledDown = allPodsCount - minAvailable - newRSUnavailable;
   if (maxScaledDown <= 0) return changes;
-  const byAge = [...oldRSs].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || revisionOf(a) - revisionOf(b));
+  const byAge = [...oldRSs].sort(
+    (a, b) =>
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+      revisionOf(a) - revisionOf(b),
+  );
   let cleaned = 0;
   for (const rs of byAge) {
     if (cleaned >= maxScaledDown) break;
@@ -167,12 +187,23 @@ export function setCondition(conds: Condition[], c: Condition): Condition[] {
   return [...conds.filter((x) => x.type !== c.type), next];
 }
 
-export function condition(type: string, status: Condition['status'], reason: string, message: string, nowIso: string): Condition {
+export function condition(
+  type: string,
+  status: Condition['status'],
+  reason: string,
+  message: string,
+  nowIso: string,
+): Condition {
   return { type, status, lastUpdateTime: nowIso, lastTransitionTime: nowIso, reason, message };
 }
 
 /** calculateStatus (sync.go). */
-export function calculateStatus(d: Deployment, allRSs: ReplicaSet[], newRS: ReplicaSet | undefined, nowIso: string): DeploymentStatus {
+export function calculateStatus(
+  d: Deployment,
+  allRSs: ReplicaSet[],
+  newRS: ReplicaSet | undefined,
+  nowIso: string,
+): DeploymentStatus {
   const available = allRSs.reduce((n, rs) => n + availableOf(rs), 0);
   const total = allRSs.reduce((n, rs) => n + specReplicas(rs), 0);
   const status: DeploymentStatus = omitZero({
@@ -187,9 +218,27 @@ export function calculateStatus(d: Deployment, allRSs: ReplicaSet[], newRS: Repl
   let conds = [...(d.status?.conditions ?? [])];
   const replicas = d.spec.replicas ?? 1;
   if (available >= replicas - maxUnavailableOf(d)) {
-    conds = setCondition(conds, condition('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', nowIso));
+    conds = setCondition(
+      conds,
+      condition(
+        'Available',
+        'True',
+        'MinimumReplicasAvailable',
+        'Deployment has minimum availability.',
+        nowIso,
+      ),
+    );
   } else {
-    conds = setCondition(conds, condition('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.', nowIso));
+    conds = setCondition(
+      conds,
+      condition(
+        'Available',
+        'False',
+        'MinimumReplicasUnavailable',
+        'Deployment does not have minimum availability.',
+        nowIso,
+      ),
+    );
   }
   status.conditions = conds;
   return status;
@@ -197,14 +246,24 @@ export function calculateStatus(d: Deployment, allRSs: ReplicaSet[], newRS: Repl
 
 export function deploymentComplete(d: Deployment, s: DeploymentStatus): boolean {
   const replicas = d.spec.replicas ?? 1;
-  return (s.updatedReplicas ?? 0) === replicas && (s.replicas ?? 0) === replicas && (s.availableReplicas ?? 0) === replicas && (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+  return (
+    (s.updatedReplicas ?? 0) === replicas &&
+    (s.replicas ?? 0) === replicas &&
+    (s.availableReplicas ?? 0) === replicas &&
+    (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0)
+  );
 }
 
 export function deploymentProgressing(d: Deployment, s: DeploymentStatus): boolean {
   const old = d.status ?? {};
   const newOld = (s.replicas ?? 0) - (s.updatedReplicas ?? 0);
   const oldOld = (old.replicas ?? 0) - (old.updatedReplicas ?? 0);
-  return (s.updatedReplicas ?? 0) > (old.updatedReplicas ?? 0) || newOld < oldOld || (s.readyReplicas ?? 0) > (old.readyReplicas ?? 0) || (s.availableReplicas ?? 0) > (old.availableReplicas ?? 0);
+  return (
+    (s.updatedReplicas ?? 0) > (old.updatedReplicas ?? 0) ||
+    newOld < oldOld ||
+    (s.readyReplicas ?? 0) > (old.readyReplicas ?? 0) ||
+    (s.availableReplicas ?? 0) > (old.availableReplicas ?? 0)
+  );
 }
 
 /**
@@ -221,22 +280,50 @@ export function progressingCondition(
 ): Condition[] {
   let conds = status.conditions ?? [];
   const cur = conds.find((c) => c.type === 'Progressing');
-  if (d.spec.progressDeadlineSeconds === undefined || d.spec.progressDeadlineSeconds === 2147483647) return conds;
+  if (d.spec.progressDeadlineSeconds === undefined || d.spec.progressDeadlineSeconds === 2147483647)
+    return conds;
   const isComplete = status.replicas === status.updatedReplicas && cur?.reason === 'NewReplicaSetAvailable';
   if (isComplete || !newRS) return conds;
   if (deploymentComplete(d, status)) {
-    return setCondition(conds, condition('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${newRS.metadata.name}" has successfully progressed.`, nowIso));
+    return setCondition(
+      conds,
+      condition(
+        'Progressing',
+        'True',
+        'NewReplicaSetAvailable',
+        `ReplicaSet "${newRS.metadata.name}" has successfully progressed.`,
+        nowIso,
+      ),
+    );
   }
   if (deploymentProgressing(d, status)) {
-    const c = condition('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${newRS.metadata.name}" is progressing.`, nowIso);
+    const c = condition(
+      'Progressing',
+      'True',
+      'ReplicaSetUpdated',
+      `ReplicaSet "${newRS.metadata.name}" is progressing.`,
+      nowIso,
+    );
     if (cur?.status === 'True') c.lastTransitionTime = cur.lastTransitionTime;
     conds = conds.filter((x) => x.type !== 'Progressing');
     return [...conds, c];
   }
   if (cur && cur.reason !== 'NewReplicaSetAvailable') {
-    const timedOut = cur.reason === 'ProgressDeadlineExceeded' || (cur.lastUpdateTime !== undefined && simElapsedSince(cur.lastUpdateTime) > d.spec.progressDeadlineSeconds * 1000);
+    const timedOut =
+      cur.reason === 'ProgressDeadlineExceeded' ||
+      (cur.lastUpdateTime !== undefined &&
+        simElapsedSince(cur.lastUpdateTime) > d.spec.progressDeadlineSeconds * 1000);
     if (timedOut) {
-      return setCondition(conds, condition('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${newRS.metadata.name}" has timed out progressing.`, nowIso));
+      return setCondition(
+        conds,
+        condition(
+          'Progressing',
+          'False',
+          'ProgressDeadlineExceeded',
+          `ReplicaSet "${newRS.metadata.name}" has timed out progressing.`,
+          nowIso,
+        ),
+      );
     }
   }
   return conds;
@@ -245,7 +332,9 @@ export function progressingCondition(
 /** Old ReplicaSets to delete beyond revisionHistoryLimit (cleanupDeployment), oldest revision first. */
 export function replicaSetsToCleanUp(d: Deployment, oldRSs: ReplicaSet[]): ReplicaSet[] {
   const limit = d.spec.revisionHistoryLimit ?? 10;
-  const cleanable = oldRSs.filter((rs) => specReplicas(rs) === 0 && (rs.status?.replicas ?? 0) === 0 && !rs.metadata.deletionTimestamp);
+  const cleanable = oldRSs.filter(
+    (rs) => specReplicas(rs) === 0 && (rs.status?.replicas ?? 0) === 0 && !rs.metadata.deletionTimestamp,
+  );
   const diff = cleanable.length - limit;
   if (diff <= 0) return [];
   return [...cleanable].sort((a, b) => revisionOf(a) - revisionOf(b)).slice(0, diff);
@@ -256,14 +345,20 @@ export function replicaSetsToCleanUp(d: Deployment, oldRSs: ReplicaSet[]): Repli
  * the Deployment's own annotations minus the skip list, the revision, the history of revisions
  * this ReplicaSet had before (when a rollback reuses it), and desired/max replicas.
  */
-export function newReplicaSetAnnotations(d: Deployment, rs: ReplicaSet | undefined, newRevision: number): Record<string, string> {
+export function newReplicaSetAnnotations(
+  d: Deployment,
+  rs: ReplicaSet | undefined,
+  newRevision: number,
+): Record<string, string> {
   const out: Record<string, string> = { ...(rs?.metadata.annotations ?? {}) };
-  for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (!ANNOTATIONS_TO_SKIP.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(d.metadata.annotations ?? {}))
+    if (!ANNOTATIONS_TO_SKIP.has(k)) out[k] = v;
   const oldRevision = out[REVISION];
   const oldNum = Number.parseInt(oldRevision ?? '', 10);
   if (!oldRevision || !Number.isFinite(oldNum) || oldNum < newRevision) {
     out[REVISION] = String(newRevision);
-    if (oldRevision) out[REVISION_HISTORY] = out[REVISION_HISTORY] ? `${out[REVISION_HISTORY]},${oldRevision}` : oldRevision;
+    if (oldRevision)
+      out[REVISION_HISTORY] = out[REVISION_HISTORY] ? `${out[REVISION_HISTORY]},${oldRevision}` : oldRevision;
   }
   const replicas = d.spec.replicas ?? 1;
   out[DESIRED_REPLICAS] = String(replicas);
@@ -272,27 +367,46 @@ export function newReplicaSetAnnotations(d: Deployment, rs: ReplicaSet | undefin
 }
 
 /** What `kubectl rollout status` would print for a Deployment (DeploymentStatusViewer.Status). */
-export function rolloutStatusMessage(d: Deployment, revision = 0): { message: string; done: boolean; error?: string } {
+export function rolloutStatusMessage(
+  d: Deployment,
+  revision = 0,
+): { message: string; done: boolean; error?: string } {
   if (revision > 0) {
     const rev = revisionOf(d);
-    if (rev !== revision) return { message: '', done: false, error: `desired revision (${revision}) is different from the running revision (${rev})` };
+    if (rev !== revision)
+      return {
+        message: '',
+        done: false,
+        error: `desired revision (${revision}) is different from the running revision (${rev})`,
+      };
   }
   const s = d.status ?? {};
   const name = JSON.stringify(d.metadata.name ?? '');
   if ((d.metadata.generation ?? 0) <= (s.observedGeneration ?? 0)) {
-    if ((s.conditions ?? []).some((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')) {
+    if (
+      (s.conditions ?? []).some((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')
+    ) {
       return { message: '', done: false, error: `deployment ${name} exceeded its progress deadline` };
     }
     const replicas = d.spec.replicas;
     const updated = s.updatedReplicas ?? 0;
     if (replicas !== undefined && updated < replicas) {
-      return { message: `Waiting for deployment ${name} rollout to finish: ${updated} out of ${replicas} new replicas have been updated...\n`, done: false };
+      return {
+        message: `Waiting for deployment ${name} rollout to finish: ${updated} out of ${replicas} new replicas have been updated...\n`,
+        done: false,
+      };
     }
     if ((s.replicas ?? 0) > updated) {
-      return { message: `Waiting for deployment ${name} rollout to finish: ${(s.replicas ?? 0) - updated} old replicas are pending termination...\n`, done: false };
+      return {
+        message: `Waiting for deployment ${name} rollout to finish: ${(s.replicas ?? 0) - updated} old replicas are pending termination...\n`,
+        done: false,
+      };
     }
     if ((s.availableReplicas ?? 0) < updated) {
-      return { message: `Waiting for deployment ${name} rollout to finish: ${s.availableReplicas ?? 0} of ${updated} updated replicas are available...\n`, done: false };
+      return {
+        message: `Waiting for deployment ${name} rollout to finish: ${s.availableReplicas ?? 0} of ${updated} updated replicas are available...\n`,
+        done: false,
+      };
     }
     return { message: `deployment ${name} successfully rolled out\n`, done: true };
   }

@@ -24,7 +24,10 @@ export function parseLabelSelector(text: string | undefined): Requirement[] {
     if ((m = /^!\s*([\w./-]+)$/.exec(s))) {
       out.push({ key: m[1]!, op: '!', values: [] });
     } else if ((m = /^([\w./-]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(s))) {
-      const values = m[3]!.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      const values = m[3]!
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
       out.push({ key: m[1]!, op: m[2] as 'in' | 'notin', values });
     } else if ((m = /^([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)$/.exec(s))) {
       out.push({ key: m[1]!, op: m[2] === '!=' ? '!=' : '=', values: [m[3]!] });
@@ -54,7 +57,10 @@ function splitTopLevel(text: string): string[] {
   return parts;
 }
 
-export function matchesRequirements(labels: Record<string, string> | undefined, reqs: Requirement[]): boolean {
+export function matchesRequirements(
+  labels: Record<string, string> | undefined,
+  reqs: Requirement[],
+): boolean {
   const l = labels ?? {};
   for (const r of reqs) {
     const has = Object.prototype.hasOwnProperty.call(l, r.key);
@@ -86,15 +92,26 @@ export function matchesRequirements(labels: Record<string, string> | undefined, 
 /** Converts a structured LabelSelector to requirements. An empty selector matches everything. */
 export function requirementsOf(sel: LabelSelector | undefined): Requirement[] {
   const out: Requirement[] = [];
-  for (const [key, value] of Object.entries(sel?.matchLabels ?? {})) out.push({ key, op: '=', values: [value] });
+  for (const [key, value] of Object.entries(sel?.matchLabels ?? {}))
+    out.push({ key, op: '=', values: [value] });
   for (const e of sel?.matchExpressions ?? []) {
-    const op = e.operator === 'In' ? 'in' : e.operator === 'NotIn' ? 'notin' : e.operator === 'Exists' ? 'exists' : '!';
+    const op =
+      e.operator === 'In'
+        ? 'in'
+        : e.operator === 'NotIn'
+          ? 'notin'
+          : e.operator === 'Exists'
+            ? 'exists'
+            : '!';
     out.push({ key: e.key, op, values: e.values ?? [] });
   }
   return out;
 }
 
-export function matchesLabelSelector(labels: Record<string, string> | undefined, sel: LabelSelector | undefined): boolean {
+export function matchesLabelSelector(
+  labels: Record<string, string> | undefined,
+  sel: LabelSelector | undefined,
+): boolean {
   return matchesRequirements(labels, requirementsOf(sel));
 }
 
@@ -130,8 +147,28 @@ export function parseFieldSelector(text: string | undefined): FieldRequirement[]
 /** The field selectors the real API server supports for the kinds kubesim serves. */
 const SUPPORTED_FIELDS: Record<string, string[]> = {
   '*': ['metadata.name', 'metadata.namespace'],
-  Pod: ['status.phase', 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.podIP', 'status.nominatedNodeName'],
-  Event: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+  Pod: [
+    'status.phase',
+    'spec.nodeName',
+    'spec.restartPolicy',
+    'spec.schedulerName',
+    'spec.serviceAccountName',
+    'status.podIP',
+    'status.nominatedNodeName',
+  ],
+  Event: [
+    'involvedObject.kind',
+    'involvedObject.namespace',
+    'involvedObject.name',
+    'involvedObject.uid',
+    'involvedObject.apiVersion',
+    'involvedObject.resourceVersion',
+    'involvedObject.fieldPath',
+    'reason',
+    'reportingComponent',
+    'source',
+    'type',
+  ],
   Secret: ['type'],
   Namespace: ['status.phase'],
   ReplicaSet: ['status.replicas'],

@@ -59,7 +59,8 @@ export class ServiceProxy {
     if (!svc?.spec.selector || Object.keys(svc.spec.selector).length === 0) return [];
     const out: { pod: string; url: string }[] = [];
     for (const p of this.ctx.store.list(R.pods, ns) as Pod[]) {
-      if (!isPodReady(p) || !matchesLabelSelector(p.metadata.labels, { matchLabels: svc.spec.selector })) continue;
+      if (!isPodReady(p) || !matchesLabelSelector(p.metadata.labels, { matchLabels: svc.spec.selector }))
+        continue;
       const url = this.kubelet.podUrl(ns, p.metadata.name!);
       if (url) out.push({ pod: p.metadata.name!, url });
     }

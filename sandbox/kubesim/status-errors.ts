@@ -14,23 +14,29 @@ export class ApiError extends Error {
   }
 }
 
-export function statusBody(code: number, reason: string, message: string, details?: StatusBody['details']): StatusBody {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+export function statusBody(
+  code: number,
+  reason: string,
+  message: string,
+  details?: StatusBody['details'],
+): StatusBody {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  };
 }
 
 type Rt = Pick<ResourceType, 'group' | 'plural'>;
 
 export function notFound(rt: Rt, name: string): ApiError {
-  return new ApiError(statusBody(404, 'NotFound', `${qualifiedResource(rt)} "${name}" not found`, { name, group: rt.group || undefined, kind: rt.plural }));
-}
-
-export function alreadyExists(rt: Rt, name: string): ApiError {
-  return new ApiError(statusBody(409, 'AlreadyExists', `${qualifiedResource(rt)} "${name}" already exists`, { name, group: rt.group || undefined, kind: rt.plural }));
-}
-
-export function conflict(rt: Rt, name: string): ApiError {
   return new ApiError(
-    statusBody(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, {
+    statusBody(404, 'NotFound', `${qualifiedResource(rt)} "${name}" not found`, {
       name,
       group: rt.group || undefined,
       kind: rt.plural,
@@ -38,7 +44,37 @@ export function conflict(rt: Rt, name: string): ApiError {
   );
 }
 
-export function invalid(kind: string, group: string, name: string, causes: { field: string; message: string; reason?: string }[]): ApiError {
+export function alreadyExists(rt: Rt, name: string): ApiError {
+  return new ApiError(
+    statusBody(409, 'AlreadyExists', `${qualifiedResource(rt)} "${name}" already exists`, {
+      name,
+      group: rt.group || undefined,
+      kind: rt.plural,
+    }),
+  );
+}
+
+export function conflict(rt: Rt, name: string): ApiError {
+  return new ApiError(
+    statusBody(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      {
+        name,
+        group: rt.group || undefined,
+        kind: rt.plural,
+      },
+    ),
+  );
+}
+
+export function invalid(
+  kind: string,
+  group: string,
+  name: string,
+  causes: { field: string; message: string; reason?: string }[],
+): ApiError {
   const gk = group ? `${kind}.${group}` : kind;
   const msg = `${gk} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`;
   return new ApiError(
@@ -46,7 +82,11 @@ export function invalid(kind: string, group: string, name: string, causes: { fie
       name,
       group: group || undefined,
       kind,
-      causes: causes.map((c) => ({ reason: c.reason ?? 'FieldValueInvalid', message: c.message, field: c.field })),
+      causes: causes.map((c) => ({
+        reason: c.reason ?? 'FieldValueInvalid',
+        message: c.message,
+        field: c.field,
+      })),
     }),
   );
 }
@@ -56,7 +96,9 @@ export function badRequest(message: string): ApiError {
 }
 
 export function methodNotAllowed(): ApiError {
-  return new ApiError(statusBody(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+  return new ApiError(
+    statusBody(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+  );
 }
 
 export function notFoundPath(): ApiError {

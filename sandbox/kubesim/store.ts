@@ -33,7 +33,8 @@ function objectKey(ns: string | undefined, name: string): string {
 }
 
 function sameContent(a: KObject, b: KObject): boolean {
-  const strip = (o: KObject): string => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  const strip = (o: KObject): string =>
+    JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
   return strip(a) === strip(b);
 }
 
@@ -78,7 +79,11 @@ export class Store {
   list(rt: ResourceType, ns?: string): KObject[] {
     const out: KObject[] = [];
     for (const o of this.table(rt).values()) if (ns === undefined || o.metadata.namespace === ns) out.push(o);
-    return out.sort((a, b) => objectKey(a.metadata.namespace, a.metadata.name ?? '').localeCompare(objectKey(b.metadata.namespace, b.metadata.name ?? '')));
+    return out.sort((a, b) =>
+      objectKey(a.metadata.namespace, a.metadata.name ?? '').localeCompare(
+        objectKey(b.metadata.namespace, b.metadata.name ?? ''),
+      ),
+    );
   }
 
   /** Stamps uid, resourceVersion, generation and creationTimestamp, and stores the object. */
@@ -128,11 +133,22 @@ export class Store {
     next.metadata.creationTimestamp ??= prev?.metadata.creationTimestamp ?? isoTime(this.now());
     next.metadata.resourceVersion = String(++this.rv);
     this.table(rt).set(key, next);
-    this.emit({ type: prev ? 'MODIFIED' : 'ADDED', rt, object: next, ...(prev ? { old: prev } : {}), rv: this.rv });
+    this.emit({
+      type: prev ? 'MODIFIED' : 'ADDED',
+      rt,
+      object: next,
+      ...(prev ? { old: prev } : {}),
+      rv: this.rv,
+    });
     return next;
   }
 
-  remove(rt: ResourceType, ns: string | undefined, name: string, opts: { dryRun?: boolean } = {}): KObject | undefined {
+  remove(
+    rt: ResourceType,
+    ns: string | undefined,
+    name: string,
+    opts: { dryRun?: boolean } = {},
+  ): KObject | undefined {
     const key = objectKey(rt.namespaced ? ns : undefined, name);
     const prev = this.table(rt).get(key);
     if (!prev) return undefined;
@@ -153,7 +169,8 @@ export class Store {
     const out: { rt: ResourceType; object: KObject }[] = [];
     for (const t of this.tables.values()) {
       for (const o of t.values()) {
-        if (o.metadata.ownerReferences?.some((r) => r.uid === uid)) out.push({ rt: this.rtOf(o)!, object: o });
+        if (o.metadata.ownerReferences?.some((r) => r.uid === uid))
+          out.push({ rt: this.rtOf(o)!, object: o });
       }
     }
     return out;

@@ -14,7 +14,13 @@ interface Column {
   priority: number;
 }
 
-const col = (name: string, type = 'string', priority = 0, format = ''): Column => ({ name, type, format, description: name, priority });
+const col = (name: string, type = 'string', priority = 0, format = ''): Column => ({
+  name,
+  type,
+  format,
+  description: name,
+  priority,
+});
 
 /** Go's duration.HumanDuration, which kubectl's AGE column uses. */
 export function humanDuration(ms: number): string {
@@ -70,11 +76,14 @@ export function podStatusReason(pod: Pod): string {
     const c = statuses[i]!;
     if (c.state.waiting?.reason) reason = c.state.waiting.reason;
     else if (c.state.terminated?.reason) reason = c.state.terminated.reason;
-    else if (c.state.terminated) reason = c.state.terminated.exitCode !== 0 ? `ExitCode:${c.state.terminated.exitCode}` : 'Completed';
+    else if (c.state.terminated)
+      reason = c.state.terminated.exitCode !== 0 ? `ExitCode:${c.state.terminated.exitCode}` : 'Completed';
     else if (c.ready && c.state.running) hasRunning = true;
   }
   if (reason === 'Completed' && hasRunning) {
-    reason = (st.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') ? 'Running' : 'NotReady';
+    reason = (st.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+      ? 'Running'
+      : 'NotReady';
   }
   if (pod.metadata.deletionTimestamp) reason = st.reason === 'NodeLost' ? 'Unknown' : 'Terminating';
   return reason;
@@ -90,7 +99,10 @@ function podRow(pod: Pod, now: number): unknown[] {
     const fin = c.lastState.terminated?.finishedAt;
     if (fin) lastRestart = Math.max(lastRestart ?? 0, Date.parse(fin));
   }
-  const restartCell = restarts > 0 && lastRestart !== undefined ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : restarts;
+  const restartCell =
+    restarts > 0 && lastRestart !== undefined
+      ? `${restarts} (${humanDuration(now - lastRestart)} ago)`
+      : restarts;
   return [
     pod.metadata.name,
     `${ready}/${total}`,
@@ -128,68 +140,188 @@ interface Printer {
 
 const PRINTERS: Record<string, Printer> = {
   Deployment: {
-    columns: [col('Name', 'string', 0, 'name'), col('Ready'), col('Up-to-date', 'integer'), col('Available', 'integer'), col('Age'), col('Containers', 'string', 1), col('Images', 'string', 1), col('Selector', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready'),
+      col('Up-to-date', 'integer'),
+      col('Available', 'integer'),
+      col('Age'),
+      col('Containers', 'string', 1),
+      col('Images', 'string', 1),
+      col('Selector', 'string', 1),
+    ],
     cells(o, now) {
       const d = o as Deployment;
       const tpl = d.spec.template?.spec?.containers;
-      return [d.metadata.name, `${d.status?.readyReplicas ?? 0}/${d.spec.replicas ?? 0}`, d.status?.updatedReplicas ?? 0, d.status?.availableReplicas ?? 0, age(d.metadata.creationTimestamp, now), names(tpl), images(tpl), formatLabelSelector(d.spec.selector)];
+      return [
+        d.metadata.name,
+        `${d.status?.readyReplicas ?? 0}/${d.spec.replicas ?? 0}`,
+        d.status?.updatedReplicas ?? 0,
+        d.status?.availableReplicas ?? 0,
+        age(d.metadata.creationTimestamp, now),
+        names(tpl),
+        images(tpl),
+        formatLabelSelector(d.spec.selector),
+      ];
     },
   },
   ReplicaSet: {
-    columns: [col('Name', 'string', 0, 'name'), col('Desired', 'integer'), col('Current', 'integer'), col('Ready', 'integer'), col('Age'), col('Containers', 'string', 1), col('Images', 'string', 1), col('Selector', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Desired', 'integer'),
+      col('Current', 'integer'),
+      col('Ready', 'integer'),
+      col('Age'),
+      col('Containers', 'string', 1),
+      col('Images', 'string', 1),
+      col('Selector', 'string', 1),
+    ],
     cells(o, now) {
       const r = o as ReplicaSet;
       const tpl = r.spec.template?.spec?.containers;
-      return [r.metadata.name, r.spec.replicas ?? 0, r.status?.replicas ?? 0, r.status?.readyReplicas ?? 0, age(r.metadata.creationTimestamp, now), names(tpl), images(tpl), formatLabelSelector(r.spec.selector)];
+      return [
+        r.metadata.name,
+        r.spec.replicas ?? 0,
+        r.status?.replicas ?? 0,
+        r.status?.readyReplicas ?? 0,
+        age(r.metadata.creationTimestamp, now),
+        names(tpl),
+        images(tpl),
+        formatLabelSelector(r.spec.selector),
+      ];
     },
   },
   Pod: {
-    columns: [col('Name', 'string', 0, 'name'), col('Ready'), col('Status'), col('Restarts', 'string'), col('Age'), col('IP', 'string', 1), col('Node', 'string', 1), col('Nominated Node', 'string', 1), col('Readiness Gates', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready'),
+      col('Status'),
+      col('Restarts', 'string'),
+      col('Age'),
+      col('IP', 'string', 1),
+      col('Node', 'string', 1),
+      col('Nominated Node', 'string', 1),
+      col('Readiness Gates', 'string', 1),
+    ],
     cells: (o, now) => podRow(o as Pod, now),
   },
   Job: {
-    columns: [col('Name', 'string', 0, 'name'), col('Status'), col('Completions'), col('Duration'), col('Age'), col('Containers', 'string', 1), col('Images', 'string', 1), col('Selector', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Status'),
+      col('Completions'),
+      col('Duration'),
+      col('Age'),
+      col('Containers', 'string', 1),
+      col('Images', 'string', 1),
+      col('Selector', 'string', 1),
+    ],
     cells(o, now) {
       const j = o as Job;
       const tpl = j.spec.template?.spec?.containers;
-      return [j.metadata.name, jobStatus(j), `${j.status?.succeeded ?? 0}/${j.spec.completions ?? 1}`, jobDuration(j, now), age(j.metadata.creationTimestamp, now), names(tpl), images(tpl), formatLabelSelector(j.spec.selector)];
+      return [
+        j.metadata.name,
+        jobStatus(j),
+        `${j.status?.succeeded ?? 0}/${j.spec.completions ?? 1}`,
+        jobDuration(j, now),
+        age(j.metadata.creationTimestamp, now),
+        names(tpl),
+        images(tpl),
+        formatLabelSelector(j.spec.selector),
+      ];
     },
   },
   Service: {
-    columns: [col('Name', 'string', 0, 'name'), col('Type'), col('Cluster-IP'), col('External-IP'), col('Port(s)'), col('Age'), col('Selector', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Type'),
+      col('Cluster-IP'),
+      col('External-IP'),
+      col('Port(s)'),
+      col('Age'),
+      col('Selector', 'string', 1),
+    ],
     cells(o, now) {
       const s = o as Service;
-      const ports = (s.spec.ports ?? []).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',') || '<none>';
-      const sel = Object.entries(s.spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>';
-      return [s.metadata.name, s.spec.type ?? 'ClusterIP', s.spec.clusterIP ?? '<none>', '<none>', ports, age(s.metadata.creationTimestamp, now), sel];
+      const ports =
+        (s.spec.ports ?? [])
+          .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`)
+          .join(',') || '<none>';
+      const sel =
+        Object.entries(s.spec.selector ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',') || '<none>';
+      return [
+        s.metadata.name,
+        s.spec.type ?? 'ClusterIP',
+        s.spec.clusterIP ?? '<none>',
+        '<none>',
+        ports,
+        age(s.metadata.creationTimestamp, now),
+        sel,
+      ];
     },
   },
   Namespace: {
     columns: [col('Name', 'string', 0, 'name'), col('Status'), col('Age')],
-    cells: (o, now) => [o.metadata.name, (o.status as { phase?: string } | undefined)?.phase ?? 'Active', age(o.metadata.creationTimestamp, now)],
+    cells: (o, now) => [
+      o.metadata.name,
+      (o.status as { phase?: string } | undefined)?.phase ?? 'Active',
+      age(o.metadata.creationTimestamp, now),
+    ],
   },
   Node: {
     columns: [col('Name', 'string', 0, 'name'), col('Status'), col('Roles'), col('Age'), col('Version')],
     cells(o, now) {
-      const conds = (o.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+      const conds =
+        (o.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
       const ready = conds.find((c) => c.type === 'Ready');
       const info = (o.status as { nodeInfo?: { kubeletVersion?: string } } | undefined)?.nodeInfo;
-      return [o.metadata.name, ready?.status === 'True' ? 'Ready' : ready?.status === 'Unknown' ? 'NotReady' : 'NotReady', 'control-plane', age(o.metadata.creationTimestamp, now), info?.kubeletVersion ?? ''];
+      return [
+        o.metadata.name,
+        ready?.status === 'True' ? 'Ready' : ready?.status === 'Unknown' ? 'NotReady' : 'NotReady',
+        'control-plane',
+        age(o.metadata.creationTimestamp, now),
+        info?.kubeletVersion ?? '',
+      ];
     },
   },
   ConfigMap: {
     columns: [col('Name', 'string', 0, 'name'), col('Data', 'integer'), col('Age')],
-    cells: (o, now) => [o.metadata.name, Object.keys((o.data as object | undefined) ?? {}).length + Object.keys((o.binaryData as object | undefined) ?? {}).length, age(o.metadata.creationTimestamp, now)],
+    cells: (o, now) => [
+      o.metadata.name,
+      Object.keys((o.data as object | undefined) ?? {}).length +
+        Object.keys((o.binaryData as object | undefined) ?? {}).length,
+      age(o.metadata.creationTimestamp, now),
+    ],
   },
   Secret: {
     columns: [col('Name', 'string', 0, 'name'), col('Type'), col('Data', 'integer'), col('Age')],
-    cells: (o, now) => [o.metadata.name, (o.type as string | undefined) ?? 'Opaque', Object.keys((o.data as object | undefined) ?? {}).length, age(o.metadata.creationTimestamp, now)],
+    cells: (o, now) => [
+      o.metadata.name,
+      (o.type as string | undefined) ?? 'Opaque',
+      Object.keys((o.data as object | undefined) ?? {}).length,
+      age(o.metadata.creationTimestamp, now),
+    ],
   },
   Event: {
     columns: [col('Last Seen'), col('Type'), col('Reason'), col('Object'), col('Message')],
     cells(o, now) {
-      const e = o as KObject & { lastTimestamp?: string; eventTime?: string; type?: string; reason?: string; message?: string; involvedObject?: { kind?: string; name?: string } };
-      return [age(e.lastTimestamp ?? e.eventTime ?? o.metadata.creationTimestamp, now), e.type ?? '', e.reason ?? '', `${(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, e.message ?? ''];
+      const e = o as KObject & {
+        lastTimestamp?: string;
+        eventTime?: string;
+        type?: string;
+        reason?: string;
+        message?: string;
+        involvedObject?: { kind?: string; name?: string };
+      };
+      return [
+        age(e.lastTimestamp ?? e.eventTime ?? o.metadata.creationTimestamp, now),
+        e.type ?? '',
+        e.reason ?? '',
+        `${(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`,
+        e.message ?? '',
+      ];
     },
   },
 };
@@ -209,12 +341,25 @@ function rowObject(o: KObject, includeObject: string | undefined): unknown {
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata };
 }
 
-export function toTable(kind: string, objects: KObject[], opts: { now: number; resourceVersion?: string; continueToken?: string; includeObject?: string; noHeaders?: boolean }): Record<string, unknown> {
+export function toTable(
+  kind: string,
+  objects: KObject[],
+  opts: {
+    now: number;
+    resourceVersion?: string;
+    continueToken?: string;
+    includeObject?: string;
+    noHeaders?: boolean;
+  },
+): Record<string, unknown> {
   const p = PRINTERS[kind] ?? GENERIC;
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
-    metadata: { ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}), ...(opts.continueToken ? { continue: opts.continueToken } : {}) },
+    metadata: {
+      ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}),
+      ...(opts.continueToken ? { continue: opts.continueToken } : {}),
+    },
     ...(opts.noHeaders ? {} : { columnDefinitions: p.columns }),
     rows: objects.map((o) => ({ cells: p.cells(o, opts.now), object: rowObject(o, opts.includeObject) })),
   };

@@ -16,13 +16,30 @@ let admin: Kubectl;
 let deployer: Kubectl;
 let deployerToken: string;
 
-function httpsStatus(ks: Kubesim, method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: string }> {
+function httpsStatus(
+  ks: Kubesim,
+  method: string,
+  path: string,
+  token: string | undefined,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(ks.url + path, { method, ca: ks.caPem, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      ks.url + path,
+      {
+        method,
+        ca: ks.caPem,
+        headers: {
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+          'Content-Type': 'application/json',
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -50,15 +67,23 @@ beforeAll(async () => {
 describe.skipIf(!hasKubectl(MINOR))('kubectl over TLS with tokens', () => {
   it('the admin kubeconfig (CA data + token) works; a bad token is Unauthorized', async () => {
     expect(ks.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    expect(await admin('create', 'namespace', 'apps')).toMatchObject({ code: 0, stdout: 'namespace/apps created\n' });
-    expect((await admin('create', 'deployment', 'web', '--image=example.test/web:1', '--replicas=2', '-n', 'apps')).code).toBe(0);
+    expect(await admin('create', 'namespace', 'apps')).toMatchObject({
+      code: 0,
+      stdout: 'namespace/apps created\n',
+    });
+    expect(
+      (await admin('create', 'deployment', 'web', '--image=example.test/web:1', '--replicas=2', '-n', 'apps'))
+        .code,
+    ).toBe(0);
     const badFile = join(ks.stateDir, 'bad.kubeconfig');
     await writeFile(badFile, ks.admin.kubeconfigFor('wrong-token'));
     const bad = await kubectlFor(MINOR, badFile);
     const r = await bad('get', 'pods');
     expect(r.code).toBe(1);
     // discovery is refused first, so kubectl reports it as on a real cluster
-    expect(r.stderr).toContain('error: You must be logged in to the server (the server has asked for the client to provide credentials)');
+    expect(r.stderr).toContain(
+      'error: You must be logged in to the server (the server has asked for the client to provide credentials)',
+    );
   });
 
   it('a least-privilege deployer can roll out and roll back in its namespace', async () => {
@@ -74,22 +99,42 @@ describe.skipIf(!hasKubectl(MINOR))('kubectl over TLS with tokens', () => {
   it('everything else is Forbidden, worded like the real API server', async () => {
     let r = await deployer('delete', 'deployment', 'web');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('Error from server (Forbidden): deployments.apps "web" is forbidden: User "deployer" cannot delete resource "deployments" in API group "apps" in the namespace "apps"\n');
+    expect(r.stderr).toBe(
+      'Error from server (Forbidden): deployments.apps "web" is forbidden: User "deployer" cannot delete resource "deployments" in API group "apps" in the namespace "apps"\n',
+    );
     r = await deployer('get', 'pods', '-n', 'default');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('Error from server (Forbidden): pods is forbidden: User "deployer" cannot list resource "pods" in API group "" in the namespace "default"\n');
+    expect(r.stderr).toBe(
+      'Error from server (Forbidden): pods is forbidden: User "deployer" cannot list resource "pods" in API group "" in the namespace "default"\n',
+    );
     r = await deployer('scale', 'deployment/web', '--replicas=3');
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('deployments.apps "web" is forbidden: User "deployer" cannot patch resource "deployments/scale" in API group "apps" in the namespace "apps"');
+    expect(r.stderr).toContain(
+      'deployments.apps "web" is forbidden: User "deployer" cannot patch resource "deployments/scale" in API group "apps" in the namespace "apps"',
+    );
     r = await deployer('get', 'namespaces');
-    expect(r.stderr).toBe('Error from server (Forbidden): namespaces is forbidden: User "deployer" cannot list resource "namespaces" in API group "" at the cluster scope\n');
+    expect(r.stderr).toBe(
+      'Error from server (Forbidden): namespaces is forbidden: User "deployer" cannot list resource "namespaces" in API group "" at the cluster scope\n',
+    );
   });
 
   it('kubectl auth can-i answers through SelfSubjectAccessReview', async () => {
-    expect(await deployer('auth', 'can-i', 'patch', 'deployments', '-n', 'apps')).toMatchObject({ code: 0, stdout: 'yes\n' });
-    expect(await deployer('auth', 'can-i', 'delete', 'deployments', '-n', 'apps')).toMatchObject({ code: 1, stdout: 'no\n' });
-    expect(await deployer('auth', 'can-i', 'patch', 'deployments', '-n', 'default')).toMatchObject({ code: 1, stdout: 'no\n' });
-    expect(await admin('auth', 'can-i', 'delete', 'deployments', '-n', 'apps')).toMatchObject({ code: 0, stdout: 'yes\n' });
+    expect(await deployer('auth', 'can-i', 'patch', 'deployments', '-n', 'apps')).toMatchObject({
+      code: 0,
+      stdout: 'yes\n',
+    });
+    expect(await deployer('auth', 'can-i', 'delete', 'deployments', '-n', 'apps')).toMatchObject({
+      code: 1,
+      stdout: 'no\n',
+    });
+    expect(await deployer('auth', 'can-i', 'patch', 'deployments', '-n', 'default')).toMatchObject({
+      code: 1,
+      stdout: 'no\n',
+    });
+    expect(await admin('auth', 'can-i', 'delete', 'deployments', '-n', 'apps')).toMatchObject({
+      code: 0,
+      stdout: 'yes\n',
+    });
   });
 });
 

@@ -29,7 +29,12 @@ const deployment = (name: string): k8s.V1Deployment => ({
       metadata: { labels: { app: name } },
       spec: {
         containers: [
-          { name: 'app', image: 'example.test/app:1', ports: [{ containerPort: 8080 }], env: [{ name: 'MODE', value: 'a' }] },
+          {
+            name: 'app',
+            image: 'example.test/app:1',
+            ports: [{ containerPort: 8080 }],
+            env: [{ name: 'MODE', value: 'a' }],
+          },
           { name: 'sidecar', image: 'example.test/sidecar:1' },
         ],
       },
@@ -48,7 +53,17 @@ describe('@kubernetes/client-node against kubesim (TLS + token)', () => {
       {
         name: 'cn',
         namespace: 'default',
-        body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'example.test/app:2', env: [{ name: 'EXTRA', value: 'b' }] }] } } } },
+        body: {
+          spec: {
+            template: {
+              spec: {
+                containers: [
+                  { name: 'app', image: 'example.test/app:2', env: [{ name: 'EXTRA', value: 'b' }] },
+                ],
+              },
+            },
+          },
+        },
       },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
@@ -62,11 +77,17 @@ describe('@kubernetes/client-node against kubesim (TLS + token)', () => {
     expect(containers[0]?.env?.map((e) => e.name)).toEqual(['MODE', 'EXTRA']);
     expect(patched.metadata?.generation).toBe(2);
 
-    await apps.createNamespacedDeployment({ namespace: 'default', body: { ...deployment('other'), metadata: { name: 'other', labels: { team: 'else' } } } });
+    await apps.createNamespacedDeployment({
+      namespace: 'default',
+      body: { ...deployment('other'), metadata: { name: 'other', labels: { team: 'else' } } },
+    });
     const list = await apps.listNamespacedDeployment({ namespace: 'default', labelSelector: 'team=gantry' });
     expect(list.items.map((d) => d.metadata?.name)).toEqual(['cn']);
     expect(Number(list.metadata?.resourceVersion)).toBeGreaterThan(0);
-    const byField = await apps.listNamespacedDeployment({ namespace: 'default', fieldSelector: 'metadata.name=other' });
+    const byField = await apps.listNamespacedDeployment({
+      namespace: 'default',
+      fieldSelector: 'metadata.name=other',
+    });
     expect(byField.items.map((d) => d.metadata?.name)).toEqual(['other']);
   });
 
@@ -79,45 +100,70 @@ describe('@kubernetes/client-node against kubesim (TLS + token)', () => {
 
   it('watches a rollout through a dropped watch, resuming from the last resourceVersion', async () => {
     await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('w') });
-    const initial = await apps.listNamespacedDeployment({ namespace: 'default', fieldSelector: 'metadata.name=w' });
+    const initial = await apps.listNamespacedDeployment({
+      namespace: 'default',
+      fieldSelector: 'metadata.name=w',
+    });
     let rv = initial.metadata!.resourceVersion!;
     // every watch on deployments is cut after 2 events, twice
-    const faultId = ks.admin.injectFault({ type: 'drop-watch', resource: 'deployments', afterEvents: 2, count: 2 });
+    const faultId = ks.admin.injectFault({
+      type: 'drop-watch',
+      resource: 'deployments',
+      afterEvents: 2,
+      count: 2,
+    });
     const watch = new k8s.Watch(kc);
     const seen: { type: string; rv: string; obj: k8s.V1Deployment }[] = [];
     let drops = 0;
     let complete = false;
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`rollout not observed; ${seen.length} events, ${drops} drops`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`rollout not observed; ${seen.length} events, ${drops} drops`)),
+        30_000,
+      );
       const start = (): void => {
-        void watch.watch(
-          '/apis/apps/v1/namespaces/default/deployments',
-          { fieldSelector: 'metadata.name=w', resourceVersion: rv, allowWatchBookmarks: true },
-          (type: string, obj: k8s.V1Deployment) => {
-            if (type === 'ERROR') return reject(new Error(`watch error ${JSON.stringify(obj)}`));
-            rv = obj.metadata!.resourceVersion!;
-            if (type === 'BOOKMARK') return;
-            seen.push({ type, rv, obj });
-            const s = obj.status;
-            if (obj.metadata?.generation === s?.observedGeneration && s?.updatedReplicas === 3 && s?.availableReplicas === 3 && s?.replicas === 3 && obj.spec?.template.spec?.containers[0]?.image === 'example.test/app:2') {
-              complete = true;
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-          () => {
-            if (complete) return;
-            drops++;
-            start(); // what an informer does: re-watch from the last resourceVersion it saw
-          },
-        ).then((ctrl) => {
-          void done.finally(() => ctrl.abort());
-        });
+        void watch
+          .watch(
+            '/apis/apps/v1/namespaces/default/deployments',
+            { fieldSelector: 'metadata.name=w', resourceVersion: rv, allowWatchBookmarks: true },
+            (type: string, obj: k8s.V1Deployment) => {
+              if (type === 'ERROR') return reject(new Error(`watch error ${JSON.stringify(obj)}`));
+              rv = obj.metadata!.resourceVersion!;
+              if (type === 'BOOKMARK') return;
+              seen.push({ type, rv, obj });
+              const s = obj.status;
+              if (
+                obj.metadata?.generation === s?.observedGeneration &&
+                s?.updatedReplicas === 3 &&
+                s?.availableReplicas === 3 &&
+                s?.replicas === 3 &&
+                obj.spec?.template.spec?.containers[0]?.image === 'example.test/app:2'
+              ) {
+                complete = true;
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+            () => {
+              if (complete) return;
+              drops++;
+              start(); // what an informer does: re-watch from the last resourceVersion it saw
+            },
+          )
+          .then((ctrl) => {
+            void done.finally(() => ctrl.abort());
+          });
       };
       start();
     });
     await apps.patchNamespacedDeployment(
-      { name: 'w', namespace: 'default', body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'example.test/app:2' }] } } } } },
+      {
+        name: 'w',
+        namespace: 'default',
+        body: {
+          spec: { template: { spec: { containers: [{ name: 'app', image: 'example.test/app:2' }] } } },
+        },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
     await done;
@@ -127,6 +173,8 @@ describe('@kubernetes/client-node against kubesim (TLS + token)', () => {
     // resumed without gaps or repeats: strictly increasing resourceVersions
     expect(rvs).toEqual([...rvs].sort((a, b) => a - b));
     expect(new Set(rvs).size).toBe(rvs.length);
-    expect(ks.admin.logs().some((l) => l.includes('dropping watch on deployments.apps after 2 events'))).toBe(true);
+    expect(ks.admin.logs().some((l) => l.includes('dropping watch on deployments.apps after 2 events'))).toBe(
+      true,
+    );
   });
 });

@@ -23,11 +23,20 @@ beforeAll(async () => {
 });
 
 async function imageOf(k: Kubectl, name: string): Promise<string> {
-  return (await k('get', 'deployment', name, '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).stdout;
+  return (await k('get', 'deployment', name, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'))
+    .stdout;
 }
 
 async function revisionOf(k: Kubectl, name: string): Promise<string> {
-  return (await k('get', 'deployment', name, '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}')).stdout;
+  return (
+    await k(
+      'get',
+      'deployment',
+      name,
+      '-o',
+      'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}',
+    )
+  ).stdout;
 }
 
 /** The rollout lifecycle every supported kubectl must handle identically. */
@@ -65,7 +74,9 @@ async function deploymentLifecycle(k: Kubectl, minor: number): Promise<void> {
 
   r = await k('rollout', 'history', 'deployment/web');
   expect(r.code).toBe(0);
-  expect(r.stdout).toBe('deployment.apps/web \nREVISION  CHANGE-CAUSE\n1         deploy v1\n2         deploy v2\n\n');
+  expect(r.stdout).toBe(
+    'deployment.apps/web \nREVISION  CHANGE-CAUSE\n1         deploy v1\n2         deploy v2\n\n',
+  );
 
   r = await k('rollout', 'undo', 'deployment/web');
   expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/web rolled back\n' });
@@ -76,15 +87,24 @@ async function deploymentLifecycle(k: Kubectl, minor: number): Promise<void> {
   r = await k('rollout', 'history', 'deployment/web');
   // kubectl 1.33 also lists the superseded revisions recorded in deployment.kubernetes.io/revision-history
   const superseded = minor >= 33 ? '1         deploy v1\n' : '';
-  expect(r.stdout).toBe(`deployment.apps/web \nREVISION  CHANGE-CAUSE\n${superseded}2         deploy v2\n3         deploy v1\n\n`);
+  expect(r.stdout).toBe(
+    `deployment.apps/web \nREVISION  CHANGE-CAUSE\n${superseded}2         deploy v2\n3         deploy v1\n\n`,
+  );
 
   r = await k('rollout', 'undo', 'deployment/web', '--to-revision=2');
   expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/web rolled back\n' });
-  await eventually(async () => (await imageOf(k, 'web')) === images.v2.byDigest, 10_000, 'image v2 after undo --to-revision=2');
+  await eventually(
+    async () => (await imageOf(k, 'web')) === images.v2.byDigest,
+    10_000,
+    'image v2 after undo --to-revision=2',
+  );
   expect((await k('rollout', 'status', 'deployment/web', '--timeout=30s')).code).toBe(0);
 
   r = await k('rollout', 'undo', 'deployment/web', '--to-revision=4');
-  expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/web skipped rollback (current template already matches revision 4)\n' });
+  expect(r).toMatchObject({
+    code: 0,
+    stdout: 'deployment.apps/web skipped rollback (current template already matches revision 4)\n',
+  });
 
   r = await k('rollout', 'undo', 'deployment/web', '--to-revision=99');
   expect(r.code).toBe(1);
@@ -95,12 +115,26 @@ async function deploymentLifecycle(k: Kubectl, minor: number): Promise<void> {
   r = await k('rollout', 'status', 'deployment/web', '--timeout=30s');
   expect(r.code).toBe(0);
   expect(await revisionOf(k, 'web')).toBe('5');
-  const restartedAt = (await k('get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}')).stdout;
+  const restartedAt = (
+    await k(
+      'get',
+      'deployment',
+      'web',
+      '-o',
+      'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}',
+    )
+  ).stdout;
   expect(restartedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
 
   r = await k('scale', 'deployment/web', '--replicas=5');
   expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/web scaled\n' });
-  await eventually(async () => (await k('get', 'deployment', 'web', '--no-headers')).stdout.split(/\s+/).slice(1, 4).join(' ') === '5/5 5 5', 15_000, 'web scaled to 5/5');
+  await eventually(
+    async () =>
+      (await k('get', 'deployment', 'web', '--no-headers')).stdout.split(/\s+/).slice(1, 4).join(' ') ===
+      '5/5 5 5',
+    15_000,
+    'web scaled to 5/5',
+  );
 
   r = await k('delete', 'deployment', 'web');
   expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps "web" deleted\n' });
@@ -123,10 +157,18 @@ async function progressDeadline(k: Kubectl): Promise<void> {
   const wallMs = Date.now() - started;
   expect(r.code).toBe(1);
   expect(r.stderr).toBe('error: deployment "crash" exceeded its progress deadline\n');
-  expect(r.stdout).toContain('Waiting for deployment "crash" rollout to finish: 0 of 2 updated replicas are available...');
+  expect(r.stdout).toContain(
+    'Waiting for deployment "crash" rollout to finish: 0 of 2 updated replicas are available...',
+  );
   // the deadline is 30 simulated seconds = 1.5 s at speed 20: not reported (much) early
   expect(wallMs).toBeGreaterThan(1000);
-  r = await k('get', 'deployment', 'crash', '-o', 'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}');
+  r = await k(
+    'get',
+    'deployment',
+    'crash',
+    '-o',
+    'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}',
+  );
   expect(r.stdout).toBe('ProgressDeadlineExceeded');
   r = await k('get', 'pods', '-l', 'app=crash', '--no-headers');
   for (const line of r.stdout.trim().split('\n')) {
@@ -161,7 +203,10 @@ describe.skipIf(!hasKubectl('dispatcher'))('the kubectl dispatcher', () => {
     const k = await kubectlFor('dispatcher', ks.kubeconfig);
     let r = await k('version', '-o', 'json');
     expect(r.code).toBe(0);
-    const v = JSON.parse(r.stdout) as { clientVersion: { minor: string }; serverVersion: { minor: string; gitVersion: string } };
+    const v = JSON.parse(r.stdout) as {
+      clientVersion: { minor: string };
+      serverVersion: { minor: string; gitVersion: string };
+    };
     expect(v.clientVersion.minor).toBe('30');
     expect(v.serverVersion.gitVersion).toMatch(/^v1\.30\./);
     r = await k('create', 'deployment', 'disp', `--image=${images.v1.byDigest}`);

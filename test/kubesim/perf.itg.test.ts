@@ -65,7 +65,12 @@ function watchAll(path: string, onObject?: (type: string, obj: DeploymentLike) =
 interface DeploymentLike {
   metadata: { name?: string; namespace?: string; generation?: number };
   spec?: { template?: { spec?: { containers?: { image?: string }[] } } };
-  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    availableReplicas?: number;
+  };
 }
 
 const rolledOut = (d: DeploymentLike, image: string): boolean =>
@@ -97,7 +102,8 @@ describe('kubesim under load', () => {
     const latest = new Map<string, DeploymentLike>();
     const watches = [
       watchAll('/apis/apps/v1/deployments', (type, d) => {
-        if (type !== 'BOOKMARK' && d.metadata.name) latest.set(`${d.metadata.namespace}/${d.metadata.name}`, d);
+        if (type !== 'BOOKMARK' && d.metadata.name)
+          latest.set(`${d.metadata.namespace}/${d.metadata.name}`, d);
       }),
       watchAll('/apis/apps/v1/replicasets'),
       watchAll('/api/v1/pods'),
@@ -125,7 +131,14 @@ describe('kubesim under load', () => {
               spec: {
                 replicas: REPLICAS,
                 selector: { matchLabels: { app: `load-${i}` } },
-                template: { metadata: { labels: { app: `load-${i}` } }, spec: { containers: [{ name: 'app', image: 'example.test/load:1', ports: [{ containerPort: 8080 }] }] } },
+                template: {
+                  metadata: { labels: { app: `load-${i}` } },
+                  spec: {
+                    containers: [
+                      { name: 'app', image: 'example.test/load:1', ports: [{ containerPort: 8080 }] },
+                    ],
+                  },
+                },
               },
             }),
           }).then(async (r) => {
@@ -140,7 +153,9 @@ describe('kubesim under load', () => {
           fetch(`${server}/apis/apps/v1/namespaces/default/deployments/load-${i}`, {
             method: 'PATCH',
             headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
-            body: JSON.stringify({ spec: { template: { spec: { containers: [{ name: 'app', image: 'example.test/load:2' }] } } } }),
+            body: JSON.stringify({
+              spec: { template: { spec: { containers: [{ name: 'app', image: 'example.test/load:2' }] } } },
+            }),
           }).then(async (r) => {
             await r.arrayBuffer();
             expect(r.status).toBe(200);

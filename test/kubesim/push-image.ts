@@ -15,7 +15,11 @@ async function pushBlob(registryUrl: string, repo: string, bytes: Buffer): Promi
   if (start.status !== 202) throw new Error(`blob upload start: ${start.status}`);
   const loc = new URL(start.headers.get('location')!, registryUrl);
   loc.searchParams.set('digest', digest);
-  const put = await fetch(loc, { method: 'PUT', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+  const put = await fetch(loc, {
+    method: 'PUT',
+    body: bytes,
+    headers: { 'Content-Type': 'application/octet-stream' },
+  });
   await put.arrayBuffer();
   if (put.status !== 201) throw new Error(`blob upload: ${put.status}`);
   return digest;
@@ -29,7 +33,12 @@ export interface PushedImage {
   byTag: string;
 }
 
-export async function pushBehaviorImage(registryUrl: string, repo: string, tag: string, behavior?: string): Promise<PushedImage> {
+export async function pushBehaviorImage(
+  registryUrl: string,
+  repo: string,
+  tag: string,
+  behavior?: string,
+): Promise<PushedImage> {
   const host = new URL(registryUrl).host;
   // an empty tar (two zero blocks), gzipped; the content tag keeps images distinct per repo/tag
   const layer = gzipSync(Buffer.alloc(1024));
@@ -38,7 +47,12 @@ export async function pushBehaviorImage(registryUrl: string, repo: string, tag: 
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { Labels: { ...(behavior ? { 'dev.gantry.sim/behavior': behavior } : {}), 'org.opencontainers.image.version': tag } },
+      config: {
+        Labels: {
+          ...(behavior ? { 'dev.gantry.sim/behavior': behavior } : {}),
+          'org.opencontainers.image.version': tag,
+        },
+      },
       rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] },
     }),
   );
@@ -47,11 +61,21 @@ export async function pushBehaviorImage(registryUrl: string, repo: string, tag: 
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: configDigest,
+        size: config.length,
+      },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length },
+      ],
     }),
   );
-  const res = await fetch(`${registryUrl}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const res = await fetch(`${registryUrl}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   await res.arrayBuffer();
   if (res.status !== 201) throw new Error(`manifest push: ${res.status}`);
   const digest = sha256(manifest);

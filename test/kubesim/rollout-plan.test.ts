@@ -22,13 +22,21 @@ import type { Deployment, IntOrString, ReplicaSet } from '../../sandbox/kubesim/
 
 const NOW = '2025-01-01T00:00:00Z';
 
-function deployment(replicas: number, maxSurge?: IntOrString, maxUnavailable?: IntOrString, extra: Partial<Deployment['spec']> = {}): Deployment {
+function deployment(
+  replicas: number,
+  maxSurge?: IntOrString,
+  maxUnavailable?: IntOrString,
+  extra: Partial<Deployment['spec']> = {},
+): Deployment {
   return {
     metadata: { name: 'web', namespace: 'default', generation: 1, annotations: {} },
     spec: {
       replicas,
       selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'img:2' }] } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'c', image: 'img:2' }] },
+      },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge, maxUnavailable } },
       progressDeadlineSeconds: 600,
       ...extra,
@@ -36,9 +44,19 @@ function deployment(replicas: number, maxSurge?: IntOrString, maxUnavailable?: I
   };
 }
 
-function rs(name: string, replicas: number, available = replicas, revision = '1', created = '2025-01-01T00:00:00Z'): ReplicaSet {
+function rs(
+  name: string,
+  replicas: number,
+  available = replicas,
+  revision = '1',
+  created = '2025-01-01T00:00:00Z',
+): ReplicaSet {
   return {
-    metadata: { name, creationTimestamp: created, annotations: { 'deployment.kubernetes.io/revision': revision } },
+    metadata: {
+      name,
+      creationTimestamp: created,
+      annotations: { 'deployment.kubernetes.io/revision': revision },
+    },
     spec: { replicas, selector: {}, template: {} },
     status: { replicas, availableReplicas: available, readyReplicas: available },
   };
@@ -51,14 +69,23 @@ describe('fenceposts', () => {
     [3, 0, 0, 0, 1],
     [3, 1, 0, 1, 0],
     [5, '50%', '20%', 3, 1],
-  ] as [number, IntOrString | undefined, IntOrString | undefined, number, number][])('replicas %i surge %s unavailable %s', (replicas, surge, unav, wantSurge, wantUnav) => {
-    expect(resolveFenceposts(deployment(replicas, surge, unav))).toEqual({ maxSurge: wantSurge, maxUnavailable: wantUnav });
-  });
+  ] as [number, IntOrString | undefined, IntOrString | undefined, number, number][])(
+    'replicas %i surge %s unavailable %s',
+    (replicas, surge, unav, wantSurge, wantUnav) => {
+      expect(resolveFenceposts(deployment(replicas, surge, unav))).toEqual({
+        maxSurge: wantSurge,
+        maxUnavailable: wantUnav,
+      });
+    },
+  );
 });
 
 describe('rolling update state machine', () => {
   /** Runs the controller's scaling decisions until done; pods become available one step later. */
-  function simulate(d: Deployment, oldReplicas: number): { steps: string[]; maxTotal: number; minAvailable: number } {
+  function simulate(
+    d: Deployment,
+    oldReplicas: number,
+  ): { steps: string[]; maxTotal: number; minAvailable: number } {
     const replicas = d.spec.replicas!;
     let oldRS = rs('web-old', oldReplicas);
     let newRS = rs('web-new', 0, 0, '2', '2025-01-01T00:01:00Z');
@@ -72,9 +99,18 @@ describe('rolling update state machine', () => {
       oldRS = { ...oldRS, spec: { ...oldRS.spec, replicas: changes.get('web-old') ?? oldRS.spec.replicas } };
       maxTotal = Math.max(maxTotal, oldRS.spec.replicas! + newRS.spec.replicas!);
       // pods converge to spec before the next pass: old ones go at once, new ones become available
-      oldRS = { ...oldRS, status: { replicas: oldRS.spec.replicas!, availableReplicas: oldRS.spec.replicas! } };
-      minAvailable = Math.min(minAvailable, oldRS.status!.availableReplicas! + newRS.status!.availableReplicas!);
-      newRS = { ...newRS, status: { replicas: newRS.spec.replicas!, availableReplicas: newRS.spec.replicas! } };
+      oldRS = {
+        ...oldRS,
+        status: { replicas: oldRS.spec.replicas!, availableReplicas: oldRS.spec.replicas! },
+      };
+      minAvailable = Math.min(
+        minAvailable,
+        oldRS.status!.availableReplicas! + newRS.status!.availableReplicas!,
+      );
+      newRS = {
+        ...newRS,
+        status: { replicas: newRS.spec.replicas!, availableReplicas: newRS.spec.replicas! },
+      };
       steps.push(`${oldRS.spec.replicas}/${newRS.spec.replicas}`);
       if (oldRS.spec.replicas === 0 && newRS.spec.replicas === replicas) break;
     }
@@ -118,26 +154,62 @@ describe('status and conditions', () => {
     const newRS = rs('web-new', 2, 2, '2');
     const all = [rs('web-old', 2, 2), newRS];
     const status = calculateStatus(d, all, newRS, NOW);
-    expect(status).toMatchObject({ observedGeneration: 1, replicas: 4, updatedReplicas: 2, availableReplicas: 4 });
-    expect(status.conditions?.find((c) => c.type === 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
+    expect(status).toMatchObject({
+      observedGeneration: 1,
+      replicas: 4,
+      updatedReplicas: 2,
+      availableReplicas: 4,
+    });
+    expect(status.conditions?.find((c) => c.type === 'Available')).toMatchObject({
+      status: 'True',
+      reason: 'MinimumReplicasAvailable',
+    });
     const conds = progressingCondition(d, status, newRS, NOW, () => 0);
-    expect(conds.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'ReplicaSetUpdated', message: 'ReplicaSet "web-new" is progressing.' });
+    expect(conds.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'ReplicaSetUpdated',
+      message: 'ReplicaSet "web-new" is progressing.',
+    });
 
     const done = rs('web-new', 3, 3, '2');
     const finalStatus = calculateStatus(d, [rs('web-old', 0, 0), done], done, NOW);
-    expect(progressingCondition(d, finalStatus, done, NOW, () => 0).find((c) => c.type === 'Progressing')).toMatchObject({ reason: 'NewReplicaSetAvailable', message: 'ReplicaSet "web-new" has successfully progressed.' });
+    expect(
+      progressingCondition(d, finalStatus, done, NOW, () => 0).find((c) => c.type === 'Progressing'),
+    ).toMatchObject({
+      reason: 'NewReplicaSetAvailable',
+      message: 'ReplicaSet "web-new" has successfully progressed.',
+    });
   });
 
   it('ProgressDeadlineExceeded only once the deadline has passed without progress', () => {
     const d = deployment(2, 1, 0, { progressDeadlineSeconds: 30 });
     const newRS = rs('web-new', 2, 0, '2');
-    d.status = { observedGeneration: 1, replicas: 2, updatedReplicas: 2, conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetCreated', lastUpdateTime: NOW, lastTransitionTime: NOW }] };
+    d.status = {
+      observedGeneration: 1,
+      replicas: 2,
+      updatedReplicas: 2,
+      conditions: [
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: 'NewReplicaSetCreated',
+          lastUpdateTime: NOW,
+          lastTransitionTime: NOW,
+        },
+      ],
+    };
     const status = calculateStatus(d, [newRS], newRS, NOW);
     const stillOk = progressingCondition(d, status, newRS, NOW, () => 29_000);
     expect(stillOk.find((c) => c.type === 'Progressing')?.reason).toBe('NewReplicaSetCreated');
     const late = progressingCondition(d, status, newRS, NOW, () => 31_000);
-    expect(late.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-new" has timed out progressing.' });
-    expect(rolloutStatusMessage({ ...d, status: { ...status, conditions: late } }).error).toBe('deployment "web" exceeded its progress deadline');
+    expect(late.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+      message: 'ReplicaSet "web-new" has timed out progressing.',
+    });
+    expect(rolloutStatusMessage({ ...d, status: { ...status, conditions: late } }).error).toBe(
+      'deployment "web" exceeded its progress deadline',
+    );
   });
 
   it('keeps revisionHistoryLimit old ReplicaSets, deleting the oldest revisions', () => {
@@ -150,13 +222,24 @@ describe('status and conditions', () => {
 describe('revisions and template hashes', () => {
   it('a reused ReplicaSet gets the next revision and remembers the old one; change-cause is copied', () => {
     const d = deployment(3);
-    d.metadata.annotations = { 'kubernetes.io/change-cause': 'rollback', 'kubectl.kubernetes.io/last-applied-configuration': '{}' };
+    d.metadata.annotations = {
+      'kubernetes.io/change-cause': 'rollback',
+      'kubectl.kubernetes.io/last-applied-configuration': '{}',
+    };
     const old = rs('web-1', 0, 0, '1');
     const a = newReplicaSetAnnotations(d, old, 3);
-    expect(a).toMatchObject({ 'deployment.kubernetes.io/revision': '3', 'deployment.kubernetes.io/revision-history': '1', 'kubernetes.io/change-cause': 'rollback', 'deployment.kubernetes.io/desired-replicas': '3', 'deployment.kubernetes.io/max-replicas': '4' });
+    expect(a).toMatchObject({
+      'deployment.kubernetes.io/revision': '3',
+      'deployment.kubernetes.io/revision-history': '1',
+      'kubernetes.io/change-cause': 'rollback',
+      'deployment.kubernetes.io/desired-replicas': '3',
+      'deployment.kubernetes.io/max-replicas': '4',
+    });
     expect(a['kubectl.kubernetes.io/last-applied-configuration']).toBeUndefined();
     // a current ReplicaSet keeps its revision
-    expect(newReplicaSetAnnotations(d, rs('web-2', 3, 3, '2'), 2)['deployment.kubernetes.io/revision']).toBe('2');
+    expect(newReplicaSetAnnotations(d, rs('web-2', 3, 3, '2'), 2)['deployment.kubernetes.io/revision']).toBe(
+      '2',
+    );
   });
 
   it('hashes templates stably, ignoring the pod-template-hash label', () => {
@@ -166,16 +249,34 @@ describe('revisions and template hashes', () => {
     expect(podTemplateHash({ ...t, metadata: { labels: { app: 'web', 'pod-template-hash': h } } })).toBe(h);
     expect(podTemplateHash({ ...t, spec: { containers: [{ name: 'c', image: 'img:3' }] } })).not.toBe(h);
     expect(podTemplateHash(t, 1)).not.toBe(h);
-    expect(equalIgnoreHash(t, { ...t, metadata: { labels: { app: 'web', 'pod-template-hash': h } } })).toBe(true);
+    expect(equalIgnoreHash(t, { ...t, metadata: { labels: { app: 'web', 'pod-template-hash': h } } })).toBe(
+      true,
+    );
   });
 });
 
 describe('rollout status messages (shared conformance table)', () => {
-  const file = join(import.meta.dirname, '../../../shared/conformance/kubectl-rollout/deployment_status_cases.json');
-  const cases = (JSON.parse(readFileSync(file, 'utf8')) as { cases: { name: string; revision: number; deployment: Deployment; expected: { message: string; done: boolean; error: string | null } }[] }).cases;
+  const file = join(
+    import.meta.dirname,
+    '../../../shared/conformance/kubectl-rollout/deployment_status_cases.json',
+  );
+  const cases = (
+    JSON.parse(readFileSync(file, 'utf8')) as {
+      cases: {
+        name: string;
+        revision: number;
+        deployment: Deployment;
+        expected: { message: string; done: boolean; error: string | null };
+      }[];
+    }
+  ).cases;
   it.each(cases)('$name', (c) => {
     const r = rolloutStatusMessage(c.deployment, c.revision);
     if (c.expected.error) expect(r.error).toBe(c.expected.error);
-    else expect({ message: r.message, done: r.done }).toEqual({ message: c.expected.message, done: c.expected.done });
+    else
+      expect({ message: r.message, done: r.done }).toEqual({
+        message: c.expected.message,
+        done: c.expected.done,
+      });
   });
 });

@@ -34,7 +34,14 @@ for (const minor of [27, 33]) {
 
     it.each(cases)('$name', async (c) => {
       ks.admin.setObject(structuredClone(c.deployment));
-      const args = ['rollout', 'status', `deployment/${c.deployment.metadata.name}`, '-n', c.deployment.metadata.namespace!, '--watch=false'];
+      const args = [
+        'rollout',
+        'status',
+        `deployment/${c.deployment.metadata.name}`,
+        '-n',
+        c.deployment.metadata.namespace!,
+        '--watch=false',
+      ];
       if (c.revision > 0) args.push(`--revision=${c.revision}`);
       const r = await k(...args);
       if (c.expected.error) {
@@ -58,7 +65,9 @@ for (const minor of [27, 33]) {
       ks.admin.setObject({ ...current, status: { ...(current.status as object), observedGeneration: 2 } });
       const r = await pending;
       expect(r.code).toBe(0);
-      expect(r.stdout).toBe('Waiting for deployment spec update to be observed...\ndeployment "watched" successfully rolled out\n');
+      expect(r.stdout).toBe(
+        'Waiting for deployment spec update to be observed...\ndeployment "watched" successfully rolled out\n',
+      );
     });
   });
 }

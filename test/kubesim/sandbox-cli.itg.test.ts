@@ -67,19 +67,28 @@ describe('sandbox up / status / down', () => {
       const k = await kubectlFor(31, info.kubeconfig);
       expect((await k('create', 'service', 'clusterip', 'shop', '--tcp=80:8080')).code).toBe(0);
     } else {
-      const res = await fetch(`${info.server}/api/v1/namespaces/default/services`, { method: 'POST', body: JSON.stringify({ metadata: { name: 'shop' }, spec: { ports: [{ port: 80 }] } }) });
+      const res = await fetch(`${info.server}/api/v1/namespaces/default/services`, {
+        method: 'POST',
+        body: JSON.stringify({ metadata: { name: 'shop' }, spec: { ports: [{ port: 80 }] } }),
+      });
       expect(res.status).toBe(201);
     }
     const st = await run('status', '--json', '--state-dir', stateDir);
     expect(st.code).toBe(0);
     const status = JSON.parse(st.stdout) as { services: Record<string, string> };
-    expect(status).toMatchObject({ ...info, services: { 'default/shop': expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) } });
+    expect(status).toMatchObject({
+      ...info,
+      services: { 'default/shop': expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) },
+    });
     expect((await fetch(status.services['default/shop']!)).status).toBe(503);
 
     const human = await run('status', '--state-dir', stateDir);
     expect(human.stdout).toContain(`export KUBECONFIG=${info.kubeconfig}`);
 
-    const state = JSON.parse(await readFile(join(stateDir, 'sandbox.json'), 'utf8')) as { pid: number; registryPid: number };
+    const state = JSON.parse(await readFile(join(stateDir, 'sandbox.json'), 'utf8')) as {
+      pid: number;
+      registryPid: number;
+    };
     expect(alive(state.pid)).toBe(true);
     expect(alive(state.registryPid)).toBe(true);
     const down = await run('down', '--state-dir', stateDir);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { formatLabelSelector, matchesFields, matchesLabelSelector, matchesRequirements, parseFieldSelector, parseLabelSelector, SelectorParseError, unsupportedField } from '../../sandbox/kubesim/selectors.js';
+import {
+  formatLabelSelector,
+  matchesFields,
+  matchesLabelSelector,
+  matchesRequirements,
+  parseFieldSelector,
+  parseLabelSelector,
+  SelectorParseError,
+  unsupportedField,
+} from '../../sandbox/kubesim/selectors.js';
 import type { KObject } from '../../sandbox/kubesim/types.js';
 
 describe('label selectors', () => {
@@ -27,7 +36,13 @@ describe('label selectors', () => {
   });
 
   it('matches structured selectors with expressions; formats them like Scale.status.selector', () => {
-    const sel = { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In' as const, values: ['front'] }, { key: 'canary', operator: 'DoesNotExist' as const }] };
+    const sel = {
+      matchLabels: { app: 'web' },
+      matchExpressions: [
+        { key: 'tier', operator: 'In' as const, values: ['front'] },
+        { key: 'canary', operator: 'DoesNotExist' as const },
+      ],
+    };
     expect(matchesLabelSelector(labels, sel)).toBe(true);
     expect(matchesLabelSelector({ app: 'web' }, sel)).toBe(false);
     expect(formatLabelSelector(sel)).toBe('app=web,tier in (front),!canary');

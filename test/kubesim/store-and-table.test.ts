@@ -4,7 +4,12 @@ import { Store, type StoreEvent } from '../../sandbox/kubesim/store.js';
 import { humanDuration, podStatusReason, toTable } from '../../sandbox/kubesim/table.js';
 import type { KObject, Pod } from '../../sandbox/kubesim/types.js';
 
-const dep = (name: string, image = 'a'): KObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' }, spec: { replicas: 1, template: { spec: { containers: [{ name: 'c', image }] } } } });
+const dep = (name: string, image = 'a'): KObject => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: 'default' },
+  spec: { replicas: 1, template: { spec: { containers: [{ name: 'c', image }] } } },
+});
 
 describe('store', () => {
   it('stamps uid/rv/generation; bumps generation only on spec changes; skips no-op writes', () => {
@@ -31,7 +36,12 @@ describe('store', () => {
     const s = new Store({ historySize: 3 });
     const first = s.create(R.deployments, dep('a'));
     s.create(R.deployments, dep('b'));
-    s.create(R.pods, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [] } });
+    s.create(R.pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'default' },
+      spec: { containers: [] },
+    });
     const since = s.eventsSince(Number(first.metadata.resourceVersion), R.deployments);
     expect(since !== 'expired' && since.map((e) => e.object.metadata.name)).toEqual(['b']);
     s.create(R.deployments, dep('c'));
@@ -42,7 +52,24 @@ describe('store', () => {
   it('finds dependents by owner uid', () => {
     const s = new Store();
     const owner = s.create(R.deployments, dep('a'));
-    s.create(R.replicasets, { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'a-1', namespace: 'default', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'a', uid: owner.metadata.uid!, controller: true }] }, spec: {} });
+    s.create(R.replicasets, {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: 'a-1',
+        namespace: 'default',
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            name: 'a',
+            uid: owner.metadata.uid!,
+            controller: true,
+          },
+        ],
+      },
+      spec: {},
+    });
     expect(s.dependentsOf(owner.metadata.uid!).map((d) => d.object.metadata.name)).toEqual(['a-1']);
   });
 });
@@ -67,7 +94,24 @@ describe('table output', () => {
   const pod = (waiting?: string, terminated?: { exitCode: number; reason?: string }): Pod => ({
     metadata: { name: 'p' },
     spec: { containers: [{ name: 'c' }] },
-    status: { phase: 'Running', containerStatuses: [{ name: 'c', image: 'i', imageID: '', ready: false, restartCount: 2, state: { ...(waiting ? { waiting: { reason: waiting } } : {}), ...(terminated ? { terminated } : {}), ...(!waiting && !terminated ? { running: {} } : {}) }, lastState: {} }] },
+    status: {
+      phase: 'Running',
+      containerStatuses: [
+        {
+          name: 'c',
+          image: 'i',
+          imageID: '',
+          ready: false,
+          restartCount: 2,
+          state: {
+            ...(waiting ? { waiting: { reason: waiting } } : {}),
+            ...(terminated ? { terminated } : {}),
+            ...(!waiting && !terminated ? { running: {} } : {}),
+          },
+          lastState: {},
+        },
+      ],
+    },
   });
 
   it('derives the pod STATUS column like kubectl printers', () => {
@@ -80,8 +124,28 @@ describe('table output', () => {
 
   it('renders Deployment rows with READY/UP-TO-DATE/AVAILABLE', () => {
     const now = Date.parse('2025-01-01T00:01:00Z');
-    const t = toTable('Deployment', [{ metadata: { name: 'web', creationTimestamp: '2025-01-01T00:00:00Z' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { spec: { containers: [{ name: 'c', image: 'img' }] } } }, status: { readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 } }], { now }) as { columnDefinitions: { name: string; priority: number }[]; rows: { cells: unknown[] }[] };
-    expect(t.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name)).toEqual(['Name', 'Ready', 'Up-to-date', 'Available', 'Age']);
+    const t = toTable(
+      'Deployment',
+      [
+        {
+          metadata: { name: 'web', creationTimestamp: '2025-01-01T00:00:00Z' },
+          spec: {
+            replicas: 3,
+            selector: { matchLabels: { app: 'web' } },
+            template: { spec: { containers: [{ name: 'c', image: 'img' }] } },
+          },
+          status: { readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 },
+        },
+      ],
+      { now },
+    ) as { columnDefinitions: { name: string; priority: number }[]; rows: { cells: unknown[] }[] };
+    expect(t.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name)).toEqual([
+      'Name',
+      'Ready',
+      'Up-to-date',
+      'Available',
+      'Age',
+    ]);
     expect(t.rows[0]!.cells).toEqual(['web', '2/3', 3, 2, '60s', 'c', 'img', 'app=web']);
   });
 });
