@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { cosignSignSection } from '../test/cosign/bench-section.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -298,7 +299,7 @@ const buildSection = {
 };
 
 /** Every section, in run order. Other benchmarks append here. */
-const SECTIONS = [ociInspect, buildSection];
+const SECTIONS = [ociInspect, buildSection, cosignSignSection];
 
 // --- driver -------------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
