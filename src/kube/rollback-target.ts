@@ -50,7 +50,8 @@ export function parseRollbackTo(text: string | undefined, inputLabel = 'input "t
   const kind = v.slice(0, colon);
   const arg = v.slice(colon + 1).trim();
   if (kind === 'revision') {
-    if (!/^\d+$/.test(arg) || Number(arg) < 1) return fail(`is "${v}": the revision must be a whole number ≥ 1`);
+    if (!/^\d+$/.test(arg) || Number(arg) < 1)
+      return fail(`is "${v}": the revision must be a whole number ≥ 1`);
     return { kind: 'revision', revision: Number(arg) };
   }
   if (kind === 'sha') {
@@ -196,7 +197,10 @@ export function replicaSetWithImages(
 }
 
 /** The newest deploy record whose release is what `running` runs now (the one a rollback reverts). */
-export function currentRelease(history: readonly HistoryRecord[], running: RunningDeployment): HistoryRecord | undefined {
+export function currentRelease(
+  history: readonly HistoryRecord[],
+  running: RunningDeployment,
+): HistoryRecord | undefined {
   const now = containerImages(running.template);
   for (let i = history.length - 1; i >= 0; i--) {
     const r = history[i]!;
@@ -215,7 +219,8 @@ export function resolveDeploymentNames(
 ): { deployments: RequestedDeployment[]; problem?: string } {
   if (requested.length === 1 && requested[0] === 'all') {
     const latest = [...history].reverse().find(isDeployRecord);
-    if (!latest) return { deployments: [], problem: 'deployments "all": there is no deploy record in the history' };
+    if (!latest)
+      return { deployments: [], problem: 'deployments "all": there is no deploy record in the history' };
     return { deployments: latest.deployments.map((d) => ({ name: d.name })) };
   }
   return {
@@ -269,14 +274,17 @@ export function chooseRollbackTarget(
     ): RollbackTarget => {
       const noop = sameImages(images, now);
       const rs = replicaSetWithImages(dep, images, revisionHint);
-      const reverts = noop ? undefined : (extra.reverts ?? currentRelease(history, dep)?.id);
+      const { reverts: revertsHint, ...rest } = extra;
+      const reverts = noop ? undefined : (revertsHint ?? currentRelease(history, dep)?.id);
       return {
         deployment: dep.name,
         images,
-        ...(rs ? { template: stripTemplateHash(rs.template), replicaSet: rs.name, revision: rs.revision } : {}),
+        ...(rs
+          ? { template: stripTemplateHash(rs.template), replicaSet: rs.name, revision: rs.revision }
+          : {}),
         noop,
         description,
-        ...extra,
+        ...rest,
         ...(reverts ? { reverts } : {}),
       };
     };
@@ -288,7 +296,12 @@ export function chooseRollbackTarget(
           ? history.find((r) => r.id === options.previousOf)
           : [...history]
               .reverse()
-              .find((r) => isDeployRecord(r) && entryOf(r, dep.name)?.changed && entryOf(r, dep.name)?.result !== 'not-started');
+              .find(
+                (r) =>
+                  isDeployRecord(r) &&
+                  entryOf(r, dep.name)?.changed &&
+                  entryOf(r, dep.name)?.result !== 'not-started',
+              );
         if (given) {
           const hint = given.revision !== undefined ? Number(given.revision) : undefined;
           targets.push(
@@ -316,7 +329,10 @@ export function chooseRollbackTarget(
           fromImages(
             withRunning(dep, recordImages(entry, 'before')),
             `the state before ${shortId(record)}`,
-            { record: { id: record.id, ...(record.commit ? { commit: record.commit } : {}) }, reverts: record.id },
+            {
+              record: { id: record.id, ...(record.commit ? { commit: record.commit } : {}) },
+              reverts: record.id,
+            },
             hint,
           ),
         );
@@ -349,20 +365,32 @@ export function chooseRollbackTarget(
       }
       case 'sha': {
         const candidates = history.filter(
-          (r) => isDeployRecord(r) && r.result === 'succeeded' && r.commit?.toLowerCase().startsWith(to.commit),
+          (r) =>
+            isDeployRecord(r) && r.result === 'succeeded' && r.commit?.toLowerCase().startsWith(to.commit),
         );
         const commits = new Set(candidates.map((r) => r.commit));
         if (commits.size > 1) {
-          problem('ambiguous-commit', `sha:${to.commit} matches several commits (${[...commits].join(', ')}); give more digits`);
+          problem(
+            'ambiguous-commit',
+            `sha:${to.commit} matches several commits (${[...commits].join(', ')}); give more digits`,
+          );
           break;
         }
         const record = [...candidates].reverse().find((r) => {
           const d = entryOf(r, dep.name);
-          return d !== undefined && d.result !== 'not-started' && d.result !== 'rolled-back' && d.result !== 'failed';
+          return (
+            d !== undefined &&
+            d.result !== 'not-started' &&
+            d.result !== 'rolled-back' &&
+            d.result !== 'failed'
+          );
         });
         const entry = record ? entryOf(record, dep.name) : undefined;
         if (!record || !entry) {
-          problem('no-record', `no succeeded deploy of commit ${to.commit} for deployment "${dep.name}" in the history`);
+          problem(
+            'no-record',
+            `no succeeded deploy of commit ${to.commit} for deployment "${dep.name}" in the history`,
+          );
           break;
         }
         const hint = entry.revisionAfter !== undefined ? Number(entry.revisionAfter) : undefined;
@@ -377,7 +405,8 @@ export function chooseRollbackTarget(
         break;
       }
       case 'last-good': {
-        let chosen: { record: HistoryRecord; entry: HistoryDeployment; images: Record<string, string> } | undefined;
+        let chosen:
+          { record: HistoryRecord; entry: HistoryDeployment; images: Record<string, string> } | undefined;
         for (let i = history.length - 1; i >= 0 && !chosen; i--) {
           const r = history[i]!;
           if (!isDeployRecord(r) || r.result !== 'succeeded') continue;
@@ -393,12 +422,18 @@ export function chooseRollbackTarget(
           );
           break;
         }
-        const hint = chosen.entry.revisionAfter !== undefined ? Number(chosen.entry.revisionAfter) : undefined;
+        const hint =
+          chosen.entry.revisionAfter !== undefined ? Number(chosen.entry.revisionAfter) : undefined;
         targets.push(
           fromImages(
             chosen.images,
             `last good: ${shortId(chosen.record)}`,
-            { record: { id: chosen.record.id, ...(chosen.record.commit ? { commit: chosen.record.commit } : {}) } },
+            {
+              record: {
+                id: chosen.record.id,
+                ...(chosen.record.commit ? { commit: chosen.record.commit } : {}),
+              },
+            },
             hint,
           ),
         );
@@ -419,7 +454,10 @@ export function chooseRollbackTarget(
           }
           container = names[0]!;
         } else if (!names.includes(container) && !inits.includes(container)) {
-          problem('container', `deployment "${dep.name}" has no container "${container}" (it has: ${[...names, ...inits].join(', ')})`);
+          problem(
+            'container',
+            `deployment "${dep.name}" has no container "${container}" (it has: ${[...names, ...inits].join(', ')})`,
+          );
           break;
         }
         const images = { ...now, [container]: to.image };
