@@ -3,7 +3,7 @@
  * workflow commands, set outputs, print `<action> failed: <message>` once and set the exit code.
  * Entries (`src/actions/<name>.ts`) only call `runAction` with their library function.
  */
-import * as core from '@actions/core';
+import { setActionOutput } from './outputs.js';
 import { describeError, exitCodeFor } from '../core/errors.js';
 import { Inputs, envInputSource } from '../core/inputs.js';
 import { ActionsLogger, type Logger } from '../core/logging.js';
@@ -38,7 +38,7 @@ export async function runAction(
       signal: controller.signal,
       setOutput(key, value) {
         const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-        core.setOutput(key, logger.masker.mask(text));
+        setActionOutput(key, logger.masker.mask(text), env);
       },
     });
     code = typeof result === 'number' ? result : 0;
