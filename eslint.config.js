@@ -5,7 +5,7 @@ import { importX } from 'eslint-plugin-import-x';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'coverage/**', 'examples/**/node_modules/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.gantry/**', 'coverage/**', 'bench-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
