@@ -21,7 +21,7 @@ import type { FaultInjector } from './faults.js';
 import { deleteWithDependents, type PropagationPolicy } from './garbage-collector.js';
 import type { Kubelet } from './kubelet.js';
 import type { KubesimLogger } from './logger.js';
-import { decodeKubernetesProtobuf } from './protobuf.js';
+import { decodeKubernetesProtobuf, openapiV2Protobuf } from './protobuf.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, type Json } from './patch.js';
 import {
   R,
@@ -33,6 +33,8 @@ import {
   apiVersionOf,
   apiVersions,
   findResource,
+  openapiV3GroupVersion,
+  openapiV3Root,
   qualifiedResource,
   versionInfo,
   type ResourceType,
@@ -812,7 +814,29 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       return;
     }
     if (method === 'GET' && discovery(path, segments, res)) return;
-    if (path === '/openapi/v2' || path.startsWith('/openapi/v3')) throw notFoundPath();
+    if (method === 'GET' && path === '/openapi/v3') return sendJson(res, 200, openapiV3Root());
+    if (method === 'GET' && path.startsWith('/openapi/v3/')) {
+      const doc = openapiV3GroupVersion(path.slice('/openapi/v3/'.length));
+      if (!doc) throw notFoundPath();
+      return sendJson(res, 200, doc);
+    }
+    if (method === 'GET' && path === '/openapi/v2') {
+      if (!(req.headers.accept ?? '').includes('protobuf')) throw notFoundPath();
+      const body = openapiV2Protobuf(
+        RESOURCE_TYPES.map((r) => ({
+          group: r.group,
+          version: r.version,
+          kind: r.kind,
+          path: `/${r.group ? `apis/${r.group}` : 'api'}/${r.version}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.plural}/{name}`,
+        })),
+      );
+      res.writeHead(200, {
+        'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf',
+        'Content-Length': body.length,
+      });
+      res.end(body);
+      return;
+    }
 
     const p = parseResourcePath(segments);
     if (!p) throw notFoundPath();

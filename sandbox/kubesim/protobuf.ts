@@ -282,3 +282,70 @@ export function decodeKubernetesProtobuf(body: Buffer): Record<string, unknown> 
     throw new Error(`protobuf: kind ${kind || '(none)'} is not supported by kubesim; send JSON`);
   return { apiVersion, kind, ...decodeMessage(raw, kind) };
 }
+
+// ---------------------------------------------------------------- encoding (OpenAPI v2)
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n >>> 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v > 0) b |= 0x80;
+    out.push(b);
+  } while (v > 0);
+  return Buffer.from(out);
+}
+
+/** One length-delimited field (strings and sub-messages); `true` → varint 1. */
+function field(num: number, value: string | Buffer | true): Buffer {
+  if (value === true) return Buffer.concat([varint(num << 3), varint(1)]);
+  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
+  return Buffer.concat([varint((num << 3) | 2), varint(bytes.length), bytes]);
+}
+
+const cat = (...parts: Buffer[]): Buffer => Buffer.concat(parts);
+
+let openapiV2Cache: Buffer | undefined;
+
+/**
+ * The OpenAPI v2 document as gnostic protobuf (`GET /openapi/v2`, Accept
+ * application/com.github.proto-openapi.spec.v2@v1.0+protobuf). kubectl 1.27 reads it to learn
+ * that the server validates fields (`fieldValidation` on each kind's PATCH) before `apply`;
+ * message/field numbers from gnostic openapiv2/OpenAPIv2.proto. Operations only, no schemas.
+ */
+export function openapiV2Protobuf(
+  kinds: { group: string; version: string; kind: string; path: string }[],
+): Buffer {
+  if (openapiV2Cache) return openapiV2Cache;
+  const queryParam = (name: string): Buffer =>
+    // ParametersItem.parameter(1) → Parameter.non_body_parameter(2) → NonBodyParameter.query_parameter_sub_schema(3)
+    field(8, field(1, field(2, field(3, cat(field(2, 'query'), field(4, name), field(6, 'string'))))));
+  const gvkExtension = (g: { group: string; version: string; kind: string }): Buffer =>
+    // Operation.vendor_extension(13) NamedAny{name(1), value(2): Any{yaml(2)}}
+    field(
+      13,
+      cat(
+        field(1, 'x-kubernetes-group-version-kind'),
+        field(2, field(2, `group: "${g.group}"\nkind: ${g.kind}\nversion: ${g.version}\n`)),
+      ),
+    );
+  const paths = kinds.map((k) => {
+    const operation = cat(
+      field(5, `patch${k.kind}`),
+      queryParam('dryRun'),
+      queryParam('fieldManager'),
+      queryParam('fieldValidation'),
+      field(9, field(1, cat(field(1, '200')))),
+      gvkExtension(k),
+    );
+    // Paths.path(2) NamedPathItem{name(1), value(2): PathItem{patch(8)}}
+    return field(2, cat(field(1, k.path), field(2, field(8, operation))));
+  });
+  openapiV2Cache = cat(
+    field(1, '2.0'),
+    field(2, cat(field(1, 'Kubernetes (kubesim)'), field(2, 'unversioned'))),
+    field(8, cat(...paths)),
+  );
+  return openapiV2Cache;
+}

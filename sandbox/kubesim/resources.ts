@@ -315,3 +315,65 @@ export function apiResourceList(group: string, version: string): Record<string, 
     resources,
   };
 }
+
+/**
+ * A minimal OpenAPI v3 index and per-group-version documents. kubectl (≥1.27) decides from
+ * them whether the server validates fields itself (`fieldValidation` on the PATCH operation of
+ * each kind); without them `kubectl apply` fails with "failed to download openapi". The
+ * documents carry operations only, no schemas, so kubectl falls back to its built-in types
+ * for patch computation.
+ */
+export function openapiV3Root(): Record<string, unknown> {
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  const gvs = new Set(
+    RESOURCE_TYPES.map((r) => (r.group ? `apis/${r.group}/${r.version}` : `api/${r.version}`)),
+  );
+  for (const gv of gvs) paths[gv] = { serverRelativeURL: `/openapi/v3/${gv}?hash=kubesim1` };
+  return { paths };
+}
+
+export function openapiV3GroupVersion(gvPath: string): Record<string, unknown> | undefined {
+  const types = RESOURCE_TYPES.filter(
+    (r) => (r.group ? `apis/${r.group}/${r.version}` : `api/${r.version}`) === gvPath,
+  );
+  if (types.length === 0) return undefined;
+  const param = (name: string): Record<string, unknown> => ({
+    name,
+    in: 'query',
+    schema: { type: 'string', uniqueItems: true },
+  });
+  const paths: Record<string, unknown> = {};
+  for (const r of types) {
+    const base = `/${gvPath}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.plural}`;
+    const gvk = { group: r.group, version: r.version, kind: r.kind };
+    paths[`${base}/{name}`] = {
+      patch: {
+        operationId: `patch${r.kind}`,
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': gvk,
+        parameters: [
+          param('dryRun'),
+          param('fieldManager'),
+          param('fieldValidation'),
+          { name: 'force', in: 'query', schema: { type: 'boolean' } },
+        ],
+        responses: { '200': { description: 'OK' } },
+      },
+    };
+    paths[base] = {
+      post: {
+        operationId: `create${r.kind}`,
+        'x-kubernetes-action': 'post',
+        'x-kubernetes-group-version-kind': gvk,
+        parameters: [param('dryRun'), param('fieldManager'), param('fieldValidation')],
+        responses: { '201': { description: 'Created' } },
+      },
+    };
+  }
+  return {
+    openapi: '3.0.0',
+    info: { title: 'Kubernetes (kubesim)', version: 'unversioned' },
+    paths,
+    components: { schemas: {} },
+  };
+}

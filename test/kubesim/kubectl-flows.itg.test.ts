@@ -3,6 +3,9 @@
  * pulling images from a real registry. Outputs and exit codes are those of a real cluster
  * (kubectl's own messages; see shared/notes/kubectl-wire.md and shared/conformance/).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasKubectl, kubectlFor, startKubesim, eventually, type Kubectl } from '../fixtures/kubesim.js';
 import { startRegistry } from '../fixtures/registry.js';
@@ -179,6 +182,53 @@ async function progressDeadline(k: Kubectl): Promise<void> {
   }
 }
 
+async function applyManifest(k: Kubectl): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'kubesim-apply-'));
+  const file = join(dir, 'app.yaml');
+  const manifest = (replicas: number): string =>
+    [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata:',
+      '  name: applied',
+      'spec:',
+      `  replicas: ${replicas}`,
+      '  selector:',
+      '    matchLabels: {app: applied}',
+      '  template:',
+      '    metadata:',
+      '      labels: {app: applied}',
+      '    spec:',
+      '      containers:',
+      '      - name: app',
+      `        image: ${images.v1.byDigest}`,
+      '        ports:',
+      '        - containerPort: 8080',
+      '',
+    ].join('\n');
+  try {
+    await writeFile(file, manifest(2));
+    // validation stays on: kubectl learns from kubesim's OpenAPI that the server validates fields
+    let r = await k('apply', '-f', file);
+    expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/applied created\n' });
+    r = await k('apply', '-f', file);
+    expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/applied unchanged\n' });
+    await writeFile(file, manifest(3));
+    r = await k('apply', '-f', file);
+    expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/applied configured\n' });
+    r = await k('wait', '--for=condition=available', 'deployment/applied', '--timeout=30s');
+    expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps/applied condition met\n' });
+    expect((await k('get', 'deployment', 'applied', '-o', 'jsonpath={.spec.replicas}')).stdout).toBe('3');
+    r = await k('logs', 'deployment/applied');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('started container app');
+    r = await k('delete', '-f', file);
+    expect(r).toMatchObject({ code: 0, stdout: 'deployment.apps "applied" deleted\n' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 for (const minor of [27, 30, 33]) {
   describe.skipIf(!hasKubectl(minor))(`kubectl 1.${minor} against kubesim`, () => {
     let k: Kubectl;
@@ -193,6 +243,10 @@ for (const minor of [27, 30, 33]) {
 
     it('rollout status fails with "exceeded its progress deadline" for a crashlooping image', async () => {
       await progressDeadline(k);
+    });
+
+    it('apply -f (with validation), wait, logs, delete -f', async () => {
+      await applyManifest(k);
     });
   });
 }
