@@ -159,8 +159,8 @@ describe('requests', () => {
       { data: { k: 'changed' } },
       'application/merge-patch+json',
     );
-    expect((p.body as { data: { k: string } }).data.k).toBe('changed');
-    expect(((await call('GET', `${CMS}/wet`)).body as { data: { k: string } }).data.k).toBe('wet');
+    expect(p.body.data).toEqual({ k: 'changed' });
+    expect((await call('GET', `${CMS}/wet`)).body.data).toEqual({ k: 'wet' });
   });
 
   it('generateName gives a random suffix; AlreadyExists, NotFound and Invalid are Status bodies', async () => {
@@ -281,12 +281,10 @@ describe('requests', () => {
       'application/merge-patch+json',
     );
     expect(p.body.spec.replicas).toBe(4);
-    expect(
-      (
-        (await call('GET', '/apis/apps/v1/namespaces/default/deployments/sc')).body as {
-          spec: { replicas: number };
-        }
-      ).spec.replicas,
-    ).toBe(4);
+    const after = await call<{ spec: { replicas: number } }>(
+      'GET',
+      '/apis/apps/v1/namespaces/default/deployments/sc',
+    );
+    expect(after.body.spec.replicas).toBe(4);
   });
 });
