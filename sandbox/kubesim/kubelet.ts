@@ -102,8 +102,22 @@ export class Kubelet {
     this.unsubscribe = ctx.store.subscribe((e) => {
       if (e.rt !== R.pods) return;
       const key = `${e.object.metadata.namespace}/${e.object.metadata.name}`;
-      if (e.type === 'DELETED') this.stopPod(key, 'deleted');
-      else if (e.type === 'ADDED' && !this.paused) setImmediate(() => this.startPod(key));
+      if (e.type === 'DELETED') {
+        const rt = this.pods.get(key);
+        // the kubelet stops what still runs; the event outlives the pod, as in a real cluster
+        for (const c of rt?.containers ?? []) {
+          if (c.phase === 'running' && !rt!.lost)
+            this.ctx.events.record(
+              e.object,
+              'Normal',
+              'Killing',
+              `Stopping container ${c.name}`,
+              'kubelet',
+              `spec.containers{${c.name}}`,
+            );
+        }
+        void this.stopPod(key, 'deleted');
+      } else if (e.type === 'ADDED' && !this.paused) setImmediate(() => this.startPod(key));
     });
   }
 
