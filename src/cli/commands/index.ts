@@ -9,6 +9,7 @@ import { deployCommand } from './deploy.js';
 import { generateKeyPairCommand } from './generate-key-pair.js';
 import { inspectCommand } from './inspect.js';
 import { refCommand } from './ref.js';
+import { releaseCommand } from './release.js';
 import { rollbackCommand } from './rollback.js';
 import { rolloutStatusCommand } from './rollout-status.js';
 import { sandboxCommand } from './sandbox.js';
@@ -17,4 +18,4 @@ import { smokeCommand } from './smoke.js';
 import { verifyBlobCommand } from './verify-blob.js';
 import { verifyCommand } from './verify.js';
 
-export const commands: Command[] = [sandboxCommand, demoCommand, smokeCommand, buildCommand, signCommand, verifyCommand, verifyBlobCommand, generateKeyPairCommand, refCommand, inspectCommand, deployCommand, rolloutStatusCommand, rollbackCommand];
+export const commands: Command[] = [sandboxCommand, demoCommand, smokeCommand, buildCommand, signCommand, verifyCommand, verifyBlobCommand, generateKeyPairCommand, refCommand, inspectCommand, deployCommand, rolloutStatusCommand, rollbackCommand, releaseCommand];
