@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { cosignSignSection } from '../test/cosign/bench-section.mjs';
+import { recoverySection } from '../test/rollback/bench-section.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -299,7 +300,7 @@ const buildSection = {
 };
 
 /** Every section, in run order. Other benchmarks append here. */
-const SECTIONS = [ociInspect, buildSection, cosignSignSection];
+const SECTIONS = [ociInspect, buildSection, cosignSignSection, recoverySection];
 
 // --- driver -------------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
