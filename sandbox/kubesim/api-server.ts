@@ -217,7 +217,12 @@ function withTypeMeta(rt: ResourceType, o: KObject): KObject {
   return o.apiVersion && o.kind ? o : { apiVersion: apiVersionOf(rt), kind: rt.kind, ...o };
 }
 
-function toScale(rt: ResourceType, o: KObject): Record<string, unknown> {
+/** A Deployment/ReplicaSet as the autoscaling/v1 Scale its /scale subresource returns. */
+function scaleObject(o: KObject): KObject {
+  return toScale(o) as unknown as KObject;
+}
+
+function toScale(o: KObject): Record<string, unknown> {
   const spec = o.spec as { replicas?: number; selector?: Deployment['spec']['selector'] };
   const status = o.status as { replicas?: number } | undefined;
   return {
@@ -233,7 +238,6 @@ function toScale(rt: ResourceType, o: KObject): Record<string, unknown> {
     spec: { replicas: spec.replicas ?? 0 },
     status: { replicas: status?.replicas ?? 0, selector: formatLabelSelector(spec.selector) },
   };
-  void rt;
 }
 
 function verbOf(method: string, route: Route, q: URLSearchParams): string {
@@ -310,7 +314,7 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     return false;
   }
 
-  function prepareNew(rt: ResourceType, route: Route, body: unknown, dryRun: boolean): KObject {
+  function prepareNew(rt: ResourceType, route: Route, body: unknown): KObject {
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw badRequest('Object is not a valid object');
     const obj = structuredClone(body) as KObject;
@@ -353,14 +357,13 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       rt.kind !== 'Service'
     )
       delete obj.status;
-    void dryRun;
     return obj;
   }
 
   function create(route: Route, body: unknown, q: URLSearchParams): { code: number; obj: KObject } {
     const rt = route.rt;
     const dryRun = q.get('dryRun') === 'All';
-    const obj = prepareNew(rt, route, body, dryRun);
+    const obj = prepareNew(rt, route, body);
     if (store.get(rt, obj.metadata.namespace, obj.metadata.name!))
       throw alreadyExists(rt, obj.metadata.name!);
     applyDefaults(rt.kind, obj);
@@ -439,8 +442,7 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       )
         throw conflict(route.rt, route.name!);
       const next = { ...current, spec: { ...(current.spec as object), replicas: scale.spec?.replicas ?? 0 } };
-      return toScaleResult(
-        route,
+      return scaleObject(
         commit(
           { ...route, sub: undefined },
           current,
@@ -450,10 +452,6 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       );
     }
     return commit(route, current, body as KObject, q);
-  }
-
-  function toScaleResult(route: Route, o: KObject): KObject {
-    return toScale(route.rt, o) as unknown as KObject;
   }
 
   function applyPatch(contentType: string, base: Json, patchText: string): Json {
@@ -496,7 +494,7 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
       throw notFound(rt, route.name!);
     }
     if (route.sub === 'scale') {
-      const scale = applyPatch(contentType, toScale(rt, current) as unknown as Json, text) as {
+      const scale = applyPatch(contentType, toScale(current) as unknown as Json, text) as {
         metadata?: { resourceVersion?: string };
         spec?: { replicas?: number };
       };
@@ -510,7 +508,7 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
         metadata: { ...current.metadata, resourceVersion: undefined },
         spec: { ...(current.spec as object), replicas: scale.spec?.replicas ?? 0 },
       };
-      return { code: 200, obj: toScaleResult(route, commit({ ...route, sub: undefined }, current, next, q)) };
+      return { code: 200, obj: scaleObject(commit({ ...route, sub: undefined }, current, next, q)) };
     }
     const patched = applyPatch(contentType, current as unknown as Json, text) as unknown as KObject;
     if (typeof patched !== 'object' || patched === null || Array.isArray(patched))
@@ -879,7 +877,7 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     switch (verb) {
       case 'get': {
         const obj = getCurrent(route);
-        if (route.sub === 'scale') return sendJson(res, 200, toScale(rt, obj));
+        if (route.sub === 'scale') return sendJson(res, 200, toScale(obj));
         if (route.sub === 'log') return sendLog(route, obj, q, res);
         if (wantsTable(req.headers.accept))
           return sendJson(
@@ -983,5 +981,3 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
     });
   };
 }
-
-export { RESOURCE_TYPES };

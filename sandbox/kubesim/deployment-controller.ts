@@ -274,7 +274,6 @@ export class DeploymentController {
         template,
       },
     };
-    void existing;
     const created = this.ctx.store.create(R.replicasets, rs as KObject) as ReplicaSet;
     this.ctx.events.record(
       d,
