@@ -285,14 +285,23 @@ describe('SIGTERM', () => {
       `worker=${await env.image('term/worker', 'v2')}`,
     ]);
 
-    // SIGTERM lands the moment the first Deployment write has been answered
+    // SIGTERM lands the moment the first Deployment write has been answered; the second write is
+    // held until then, and (like the real client) refused if it carries the aborted signal
     const controller = new AbortController();
+    const aborted = new Promise<void>((resolve) =>
+      controller.signal.addEventListener('abort', () => resolve()),
+    );
+    let writes = 0;
     const interrupting: KubeClient = {
       server: env.client.server,
       async request<T>(req: Parameters<KubeClient['request']>[0]): Promise<T> {
+        const write = req.method === 'PUT' && req.path.includes('/deployments/');
+        if (write && writes++ > 0) {
+          await aborted;
+          if (req.signal?.aborted) throw req.signal.reason;
+        }
         const res = await env.client.request<T>(req);
-        if (req.method === 'PUT' && req.path.includes('/deployments/') && !controller.signal.aborted)
-          controller.abort(new Error('received SIGTERM'));
+        if (write && !controller.signal.aborted) controller.abort(new Error('received SIGTERM'));
         return res;
       },
       requestText: (req) => env.client.requestText(req),
