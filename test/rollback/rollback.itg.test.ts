@@ -161,6 +161,13 @@ describe('revision, sha, image', () => {
     );
     await deployOk('rev', [`api=${await env.image('rev/api', 'v3')}`]);
 
+    // dry run first: chosen, checked, accepted by the server — and nothing changed
+    const rv = (await env.getDeployment('rev', 'api')).metadata.resourceVersion;
+    const dry = await runRollback({ namespace: 'rev', deployments: ['api'], to: 'revision:2', dryRun: true });
+    expect(dry.report.result, dry.logger.text()).toBe('planned');
+    expect(dry.logger.text()).toContain('the server accepted the rollback to revision 2 (dry run)');
+    expect((await env.getDeployment('rev', 'api')).metadata.resourceVersion).toBe(rv);
+
     const { report, logger } = await runRollback({
       namespace: 'rev',
       deployments: ['api'],
@@ -213,6 +220,25 @@ describe('revision, sha, image', () => {
     const pinned = imagesOf(await env.getDeployment('sha', 'api'))[0]!;
     expect(pinned).toMatch(new RegExp(`^${env.registry.host}/sha/api@sha256:[0-9a-f]{64}$`));
     expect(byImage.report.deployments[0]?.images[0]?.after).toBe(pinned);
+
+    // a target that cannot become healthy: reported loudly with its cause, exit 1
+    const broken = await env.image('sha/api', 'crash', 'crashloop');
+    const failed = await runRollback({ namespace: 'sha', deployments: ['api'], to: `image:${broken}` });
+    expect(failed.report.result).toBe('failed');
+    expect(rollbackExitCode(failed.report)).toBe(1);
+    expect(failed.report.failure).toMatchObject({
+      reason: 'CrashLoopBackOff',
+      deployment: 'api',
+      pod: expect.stringMatching(/^api-/),
+    });
+    expect(failed.logger.text()).toMatch(
+      /error: the rollback did NOT become healthy:\nCrashLoopBackOff: deployment api, pod api-/,
+    );
+    expect((await fetchHistory(env.client, 'sha')).at(-1)).toMatchObject({
+      kind: 'rollback',
+      result: 'failed',
+      failure: { reason: 'CrashLoopBackOff' },
+    });
   });
 });
 
