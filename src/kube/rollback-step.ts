@@ -67,13 +67,15 @@ export const ROLLBACK_INPUT_NAMES = [
 ] as const;
 
 export function readRollbackInputs(inputs: Inputs): RollbackInputs {
+  const to = inputs.optional('to');
+  parseRollbackTo(to, inputs.source.label('to')); // named as the user wrote it (--to / input "to")
   return {
     kubeconfig: inputs.optional('kubeconfig'),
     context: inputs.optional('context'),
     server: inputs.optional('server'),
     namespace: inputs.optional('namespace'),
     deployments: inputs.list('deployments'),
-    to: inputs.optional('to'),
+    to,
     previous: inputs.optional('previous'),
     reason: inputs.optional('reason'),
     registryUsername: inputs.optional('registry-username'),

@@ -150,7 +150,7 @@ describe('action.yml ↔ gantry rollback', () => {
       env: {},
     });
     expect(code).toBe(2);
-    expect(err.join('')).toMatch(/input "to" is "revision:zero"/);
+    expect(err.join('')).toMatch(/--to is "revision:zero"/);
   });
   it('gantry release takes every smoke option under the smoke- prefix', () => {
     const names = releaseCommand.options.map((o) => o.name);
