@@ -268,10 +268,21 @@ export class HttpKubeClient implements KubeClient {
     } catch (e) {
       throw this.wrapNetwork(req, e);
     }
-    let buffered = '';
-    try {
-      for await (const chunk of res) {
-        buffered += (chunk as Buffer).toString('utf8');
+    // 'data' events, not an async iterator: when the server drops the connection right after an
+    // event, the iterator would discard the buffered chunk with the error and the event be lost
+    await new Promise<void>((resolve, reject) => {
+      let buffered = '';
+      let failed = false;
+      const fail = (e: unknown): void => {
+        if (failed) return;
+        failed = true;
+        if (req.signal?.aborted) reject(req.signal.reason);
+        else {
+          const err = e instanceof Error ? e : new Error(String(e));
+          reject(this.wrapNetwork(req, Object.assign(err, { code: (err as { code?: string }).code ?? 'ECONNRESET' })));
+        }
+      };
+      const flush = (final: boolean): void => {
         let nl = buffered.indexOf('\n');
         while (nl !== -1) {
           const line = buffered.slice(0, nl).trim();
@@ -279,13 +290,35 @@ export class HttpKubeClient implements KubeClient {
           if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
           nl = buffered.indexOf('\n');
         }
-      }
-      const rest = buffered.trim();
-      if (rest) onEvent(JSON.parse(rest) as WatchEvent<T>);
-    } catch (e) {
-      if (req.signal?.aborted) throw req.signal.reason;
-      throw this.wrapNetwork(req, Object.assign(e instanceof Error ? e : new Error(String(e)), { code: (e as { code?: string }).code ?? 'ECONNRESET' }));
-    }
+        if (final && buffered.trim()) {
+          const rest = buffered.trim();
+          buffered = '';
+          onEvent(JSON.parse(rest) as WatchEvent<T>);
+        }
+      };
+      res.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        try {
+          flush(false);
+        } catch (e) {
+          res.destroy();
+          fail(e);
+        }
+      });
+      res.on('end', () => {
+        try {
+          flush(true);
+        } catch {
+          /* a truncated last line: the next watch resumes from the last complete event */
+        }
+        if (!failed) resolve();
+      });
+      res.on('aborted', () => fail(Object.assign(new Error('watch connection aborted'), { code: 'ECONNRESET' })));
+      res.on('error', fail);
+      res.on('close', () => {
+        if (!res.complete) fail(Object.assign(new Error('watch connection closed'), { code: 'ECONNRESET' }));
+      });
+    });
   }
 }
 

@@ -18,6 +18,7 @@
  * pre-flight and infrastructure problems are thrown, as coded errors.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../core/clock.js';
 import { formatDuration } from '../core/durations.js';
@@ -127,6 +128,8 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const { client, logger } = deps;
   const ns = options.namespace;
   const started = clock.now();
+  // every parallel request of a 30-deployment deploy listens on the run's signal
+  if (deps.signal) setMaxListeners(200, deps.signal);
   const runId = options.runId ?? newRunId();
   const meta: DeployMetadata = {
     changeCause: options.changeCause,

@@ -103,6 +103,12 @@ export async function runInformer<T extends KObject>(opts: InformerOptions<T>): 
       continue;
     }
     if (failures > 0) await clock.sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)), opts.signal);
+    // a watch that keeps dying without delivering anything cannot be trusted to catch up: the
+    // list is the ground truth (client-go's reflector relists on repeated watch failures too)
+    if (failures >= 3 && failures % 3 === 0) {
+      opts.logger?.debug(`watch ${opts.path}: ${failures} failed watches in a row, relisting`);
+      resourceVersion = undefined;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
  * New pods are recognised by their images: every container image equals the template being
  * rolled out. Images are digest-pinned, so this is exact without computing pod-template-hash.
  */
+import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../core/clock.js';
 import { formatDuration } from '../core/durations.js';
 import { GantryError, errorMessage } from '../core/errors.js';
@@ -122,6 +123,8 @@ export async function waitForRollouts(opts: WaitOptions): Promise<RolloutResult[
   );
   if (opts.targets.length === 0) return [];
   const inner = new AbortController();
+  // two informers, their retries and per-request listeners share this signal
+  setMaxListeners(100, inner.signal);
   const onOuterAbort = (): void => inner.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let deployments: ReadonlyMap<string, Deployment> | undefined;
@@ -364,6 +367,9 @@ export async function podLogs(
       if (!previous) throw e;
       text = await get(false);
     }
+    // a container that exited and was not restarted: its lines are the current log on a real
+    // kubelet; some report them as the previous instance's — take whichever has them
+    if (!previous && text.trim() === '') text = await get(true).catch(() => '');
     return text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1).slice(-lines);
   } catch (e) {
     return [`(logs unavailable: ${errorMessage(e)})`];

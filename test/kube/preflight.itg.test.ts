@@ -12,7 +12,7 @@ import { runCli } from '../../src/cli/main.js';
 import { publicKeyPem } from '../../src/cosign/keys.js';
 import { defaultSignatureRegistry } from '../../src/cosign/oci-registry.js';
 import { signImages } from '../../src/cosign/sign-image.js';
-import type { PolicyRule } from '../fixtures/kubesim.js';
+import type { PolicyRule } from '../../sandbox/kubesim/index.js';
 import { imagesOf, startKubeEnv, type KubeEnv } from './harness.js';
 
 let env: KubeEnv;
