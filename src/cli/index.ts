@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // Entry of dist/cli.js: wires the real process to runCli and nothing else.
 import { runCli } from './main.js';
 

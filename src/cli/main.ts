@@ -47,15 +47,15 @@ function commandHelp(cmd: Command): string {
   ].join('\n');
 }
 
-export function findCommand(name: string): Command | undefined {
-  return commands.find((c) => c.name === name);
+export async function findCommand(name: string): Promise<Command | undefined> {
+  return commands.find((c) => c.name === name)?.load();
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     if (first === 'help' && rest[0]) {
-      const cmd = findCommand(rest[0]);
+      const cmd = await findCommand(rest[0]);
       if (cmd) {
         io.stdout(commandHelp(cmd));
         return 0;
@@ -68,7 +68,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout(`${VERSION}\n`);
     return 0;
   }
-  const cmd = findCommand(first);
+  const cmd = await findCommand(first);
   const jsonWanted = rest.includes('--json');
   if (!cmd) {
     const near = commands.find((c) => c.name.startsWith(first.slice(0, 3)));

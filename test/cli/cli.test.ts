@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/args.js';
+import { commands } from '../../src/cli/commands/index.js';
 import { runCli } from '../../src/cli/main.js';
 import { ConfigurationError } from '../../src/core/errors.js';
 
@@ -38,6 +39,17 @@ describe('gantry CLI', () => {
     const json = await cli(['demo', '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toHaveProperty('plan');
+  });
+});
+
+describe('command registry', () => {
+  it('lists each command once, with the name and summary its module declares', async () => {
+    expect(new Set(commands.map((c) => c.name)).size).toBe(commands.length);
+    for (const entry of commands) {
+      const cmd = await entry.load();
+      expect(cmd.name).toBe(entry.name);
+      expect(cmd.summary).toBe(entry.summary);
+    }
   });
 });
 

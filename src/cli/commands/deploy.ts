@@ -9,11 +9,17 @@ export const clusterOptions: OptionSpec[] = [
     name: 'kubeconfig',
     type: 'string',
     placeholder: 'path',
-    description: 'kubeconfig file (default $KUBECONFIG, ~/.kube/config; its content may also come from GANTRY_KUBECONFIG)',
+    description:
+      'kubeconfig file (default $KUBECONFIG, ~/.kube/config; its content may also come from GANTRY_KUBECONFIG)',
   },
   { name: 'context', type: 'string', placeholder: 'name', description: 'kubeconfig context' },
   { name: 'server', type: 'string', placeholder: 'url', description: "override the cluster's server URL" },
-  { name: 'namespace', type: 'string', placeholder: 'ns', description: "namespace (default the context's, else default)" },
+  {
+    name: 'namespace',
+    type: 'string',
+    placeholder: 'ns',
+    description: "namespace (default the context's, else default)",
+  },
 ];
 
 /**
@@ -25,8 +31,10 @@ export function cliInputs(ctx: CommandContext): Inputs {
   const source: InputSource = {
     get: (name) => {
       if (name === 'kubeconfig') return ctx.flags.kubeconfig ?? ctx.io.env.GANTRY_KUBECONFIG;
-      if (name === 'registry-password') return ctx.flags['registry-username'] ? ctx.io.env.GANTRY_REGISTRY_PASSWORD : undefined;
-      if (name === 'deployments') return [ctx.flags.deployments, ...ctx.positionals].filter(Boolean).join('\n') || undefined;
+      if (name === 'registry-password')
+        return ctx.flags['registry-username'] ? ctx.io.env.GANTRY_REGISTRY_PASSWORD : undefined;
+      if (name === 'deployments')
+        return [ctx.flags.deployments, ...ctx.positionals].filter(Boolean).join('\n') || undefined;
       return ctx.flags[name];
     },
     label: (name) => (name === 'registry-password' ? 'GANTRY_REGISTRY_PASSWORD' : `--${name}`),
@@ -41,24 +49,104 @@ export const deployCommand: Command = {
   usage: '[<deployment>[/<container>]=<image> …]',
   options: [
     ...clusterOptions,
-    { name: 'deployments', type: 'list', placeholder: 'dep[/ctr]=image', description: 'what to deploy (or give them as arguments)' },
-    { name: 'images', type: 'string', placeholder: 'json', description: "build-multiarch's images JSON, for target names" },
-    { name: 'verify-key', type: 'list', placeholder: 'key', description: 'cosign public key (path, PEM or env://VAR): refuse unsigned images' },
-    { name: 'registry-username', type: 'string', placeholder: 'user', description: 'registry user (password from GANTRY_REGISTRY_PASSWORD)' },
-    { name: 'registry-password', type: 'string', secret: true, description: 'set GANTRY_REGISTRY_PASSWORD instead' },
-    { name: 'migration', type: 'string', placeholder: 'dep|file', description: 'run this Job (deployment template or manifest) first' },
-    { name: 'migration-args', type: 'list', placeholder: 'arg', description: 'args of the migration container' },
+    {
+      name: 'deployments',
+      type: 'list',
+      placeholder: 'dep[/ctr]=image',
+      description: 'what to deploy (or give them as arguments)',
+    },
+    {
+      name: 'images',
+      type: 'string',
+      placeholder: 'json',
+      description: "build-multiarch's images JSON, for target names",
+    },
+    {
+      name: 'verify-key',
+      type: 'list',
+      placeholder: 'key',
+      description: 'cosign public key (path, PEM or env://VAR): refuse unsigned images',
+    },
+    {
+      name: 'registry-username',
+      type: 'string',
+      placeholder: 'user',
+      description: 'registry user (password from GANTRY_REGISTRY_PASSWORD)',
+    },
+    {
+      name: 'registry-password',
+      type: 'string',
+      secret: true,
+      description: 'set GANTRY_REGISTRY_PASSWORD instead',
+    },
+    {
+      name: 'migration',
+      type: 'string',
+      placeholder: 'dep|file',
+      description: 'run this Job (deployment template or manifest) first',
+    },
+    {
+      name: 'migration-args',
+      type: 'list',
+      placeholder: 'arg',
+      description: 'args of the migration container',
+    },
     { name: 'timeout', type: 'string', placeholder: 'duration', description: 'overall limit (default 10m)' },
-    { name: 'atomic', type: 'boolean', description: 'restore every changed deployment on failure (default true; --atomic=false)' },
-    { name: 'change-cause', type: 'string', placeholder: 'text', description: 'kubernetes.io/change-cause (default from the CI environment)' },
-    { name: 'lock', type: 'boolean', description: "take the namespace's deploy lock (default true; --lock=false)" },
-    { name: 'lock-timeout', type: 'string', placeholder: 'duration', description: 'wait this long for a held lock (default 10m)' },
-    { name: 'dry-run', type: 'boolean', description: 'pre-flight + server-side dry run + plan; change nothing' },
-    { name: 'restore-timeout', type: 'string', placeholder: 'duration', description: 'wait for restored deployments (default 5m)' },
-    { name: 'ready-grace', type: 'string', placeholder: 'duration', description: 'fail a started container unready this long (default 2m; 0 = off)' },
-    { name: 'unschedulable-grace', type: 'string', placeholder: 'duration', description: 'fail a pod unschedulable this long (default 30s)' },
-    { name: 'check-permissions', type: 'boolean', description: 'SelfSubjectAccessReview pre-check (default true)' },
-    { name: 'history', type: 'boolean', description: 'record the run in the history ConfigMap (default true)' },
+    {
+      name: 'atomic',
+      type: 'boolean',
+      description: 'restore every changed deployment on failure (default true; --atomic=false)',
+    },
+    {
+      name: 'change-cause',
+      type: 'string',
+      placeholder: 'text',
+      description: 'kubernetes.io/change-cause (default from the CI environment)',
+    },
+    {
+      name: 'lock',
+      type: 'boolean',
+      description: "take the namespace's deploy lock (default true; --lock=false)",
+    },
+    {
+      name: 'lock-timeout',
+      type: 'string',
+      placeholder: 'duration',
+      description: 'wait this long for a held lock (default 10m)',
+    },
+    {
+      name: 'dry-run',
+      type: 'boolean',
+      description: 'pre-flight + server-side dry run + plan; change nothing',
+    },
+    {
+      name: 'restore-timeout',
+      type: 'string',
+      placeholder: 'duration',
+      description: 'wait for restored deployments (default 5m)',
+    },
+    {
+      name: 'ready-grace',
+      type: 'string',
+      placeholder: 'duration',
+      description: 'fail a started container unready this long (default 2m; 0 = off)',
+    },
+    {
+      name: 'unschedulable-grace',
+      type: 'string',
+      placeholder: 'duration',
+      description: 'fail a pod unschedulable this long (default 30s)',
+    },
+    {
+      name: 'check-permissions',
+      type: 'boolean',
+      description: 'SelfSubjectAccessReview pre-check (default true)',
+    },
+    {
+      name: 'history',
+      type: 'boolean',
+      description: 'record the run in the history ConfigMap (default true)',
+    },
   ],
   details:
     'Exit codes: 0 deployed (or dry run), 1 rollout failed / rolled back / image missing / unsigned,\n' +
@@ -66,7 +154,11 @@ export const deployCommand: Command = {
     '--json prints the report (previous, deployed, result, report).',
   async run(ctx) {
     const inputs = readDeployInputs(cliInputs(ctx));
-    const out = await runDeploy(inputs, { env: ctx.io.env, logger: ctx.logger, ...(ctx.io.signal ? { signal: ctx.io.signal } : {}) });
+    const out = await runDeploy(inputs, {
+      env: ctx.io.env,
+      logger: ctx.logger,
+      ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
+    });
     ctx.result(out, humanReport(out.report));
     return deployExitCode(out.report);
   },

@@ -13,10 +13,21 @@ export const rolloutStatusCommand: Command = {
   usage: '<deployment>…',
   options: [
     ...clusterOptions,
-    { name: 'timeout', type: 'string', placeholder: 'duration', description: 'give up after this long (default 10m)' },
-    { name: 'ready-grace', type: 'string', placeholder: 'duration', description: 'fail a started container unready this long (default 2m; 0 = off)' },
+    {
+      name: 'timeout',
+      type: 'string',
+      placeholder: 'duration',
+      description: 'give up after this long (default 10m)',
+    },
+    {
+      name: 'ready-grace',
+      type: 'string',
+      placeholder: 'duration',
+      description: 'fail a started container unready this long (default 2m; 0 = off)',
+    },
   ],
-  details: 'Exit codes: 0 all rolled out, 1 a rollout failed or timed out, 2 bad input, 3 cluster unreachable.',
+  details:
+    'Exit codes: 0 all rolled out, 1 a rollout failed or timed out, 2 bad input, 3 cluster unreachable.',
   async run(ctx) {
     const inputs = cliInputs(ctx);
     const report = await runRolloutStatus(

@@ -12,7 +12,10 @@ import type { Command } from '../command.js';
  */
 export function sandboxEntry(env: NodeJS.ProcessEnv): string {
   if (env.GANTRY_SANDBOX_ENTRY) return env.GANTRY_SANDBOX_ENTRY;
-  return join(dirname(fileURLToPath(import.meta.url)), 'sandbox.js');
+  // this module runs from dist/cli.js's chunks folder (dist/chunks/) or, unsplit, from dist/
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'sandbox.js'), join(here, '..', 'sandbox.js')];
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
 }
 
 export const sandboxCommand: Command = {
