@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classifyDeploymentFailure, classifyPodFailure } from '../../src/kube/pod-failure.js';
-import type { Deployment } from '../../src/kube/types.js';
+import type { Deployment, KEvent, Pod } from '../../src/kube/types.js';
 import {
   configError,
   crashLoop,
@@ -93,5 +95,28 @@ describe('classifyDeploymentFailure', () => {
   });
   it('a progressing deployment is fine', () => {
     expect(classifyDeploymentFailure(base)).toBeUndefined();
+  });
+});
+
+describe('classifyPodFailure on pods captured from kubesim (fixtures/kubesim-captured.json)', () => {
+  const captured = JSON.parse(
+    readFileSync(join(import.meta.dirname, 'fixtures', 'kubesim-captured.json'), 'utf8'),
+  ) as Record<string, { pod: Pod; events: KEvent[] }>;
+  const at = (p: Pod): number => Date.parse(p.status?.startTime ?? '') + 5_000;
+  it.each([
+    ['pull', ['ErrImagePull', 'ImagePullBackOff']],
+    ['crash', ['CrashLoopBackOff']],
+    ['oom', ['OOMKilled']],
+  ])('%s', (key, reasons) => {
+    const c = captured[key]!;
+    const f = classifyPodFailure(c.pod, c.events, at(c.pod));
+    expect(reasons).toContain(f?.reason);
+    expect(f?.container).toBe('app');
+  });
+  it('the pull failure carries the kubelet event detail', () => {
+    const c = captured.pull!;
+    const pod = structuredClone(c.pod);
+    for (const cs of pod.status?.containerStatuses ?? []) delete cs.state?.waiting?.message;
+    expect(classifyPodFailure(pod, c.events, at(pod))?.message).toMatch(/Failed to pull image/);
   });
 });
