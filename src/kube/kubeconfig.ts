@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { ConfigurationError, errorMessage } from '../core/errors.js';
 import type { Masker } from '../core/mask.js';
+import { loadYaml } from '../core/yaml.js';
 
 /** A resolved connection: everything the HTTP client needs. */
 export interface ClusterConnection {
@@ -85,7 +86,7 @@ export function kubeconfigKind(value: string): 'yaml' | 'base64' | 'path' {
 }
 
 async function parseYamlText(text: string, origin: string, inputName: string): Promise<RawKubeconfig> {
-  const { parse } = await import('yaml');
+  const { parse } = await loadYaml();
   try {
     const doc = parse(text) as unknown;
     if (!doc || typeof doc !== 'object') throw new Error('not a mapping');

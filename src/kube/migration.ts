@@ -18,6 +18,7 @@ import { resourcePath, retryKube, type KubeClient } from './client.js';
 import { classifyPodFailure } from './pod-failure.js';
 import { formatEvents, podLogs } from './rollout-wait.js';
 import type { Container, Deployment, Job, KEvent, KList, Pod, PodTemplateSpec } from './types.js';
+import { loadYaml } from '../core/yaml.js';
 
 export type MigrationSpec =
   | { kind: 'deployment'; deployment: string; container?: string; args: string[] }
@@ -135,7 +136,7 @@ async function loadManifest(path: string): Promise<Job> {
   } catch (e) {
     throw new ConfigurationError(`input "migration": cannot read Job manifest "${path}" (${errorMessage(e)})`, { input: 'migration' });
   }
-  const { parse } = await import('yaml');
+  const { parse } = await loadYaml();
   const doc = parse(text) as Job | null;
   if (!doc || doc.kind !== 'Job' || !doc.spec?.template) {
     throw new ConfigurationError(`input "migration": "${path}" is not a batch/v1 Job manifest`, { input: 'migration' });
