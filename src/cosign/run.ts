@@ -26,6 +26,7 @@ import {
   type ImageVerification,
   type ImageVerificationPolicy,
 } from './verify-image.js';
+import { cjsExports } from '../core/cjs-interop.js';
 
 export interface RunContext {
   env: NodeJS.ProcessEnv;
@@ -65,7 +66,7 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
     const token = await fetchOidcToken(ctx.env);
     ctx.logger.mask(token);
     const keyless = async (payload: Buffer): Promise<Record<string, string>> => {
-      const { sign } = await import('sigstore');
+      const { sign } = cjsExports(await import('sigstore'), 'sign');
       try {
         const bundle = await sign(payload, {
           fulcioURL: inputs.fulcioUrl,
