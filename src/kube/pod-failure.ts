@@ -10,8 +10,11 @@
  *   immediate (pre-flight already proved the image exists, so a pull error is the node's problem
  *   and will not heal by waiting).
  * - OOMKilled as the current or last termination: immediate.
- * - CrashLoopBackOff, or a container that has terminated non-zero, once restartCount ≥
- *   `minRestarts` (default 2): one crash may be a dependency not being up yet, two is a pattern.
+ * - CrashLoopBackOff, or a container that has terminated non-zero, once it has failed
+ *   `minRestarts` (default 2) times: one crash may be a dependency not being up yet, two is a
+ *   pattern. Failed runs = restartCount, plus the current one when the container is backing off
+ *   (CrashLoopBackOff) or lies terminated non-zero — so the verdict comes the moment the second
+ *   crash is visible, not after the kubelet's 10 s back-off has bumped restartCount to 2.
  * - PodScheduled=False/Unschedulable for longer than `unschedulableGraceMs` (default 30 s).
  * - A started container that stays unready longer than `readyGraceMs` (default 120 s) — disabled
  *   with 0. Containers still in their startup probe (`started: false`) are never judged, so an
@@ -136,10 +139,14 @@ function classifyContainer(
       ...(t?.exitCode !== undefined ? { exitCode: t.exitCode } : {}),
     };
   }
-  const crashed = waitingReason === 'CrashLoopBackOff' || (last?.exitCode ?? 0) !== 0 || (current?.exitCode ?? 0) !== 0;
-  if (crashed && restarts >= minRestarts) {
+  // failed runs so far: every restart followed a termination, and a container backing off or
+  // lying terminated right now has one more that restartCount does not count yet
+  const failedNow = waitingReason === 'CrashLoopBackOff' || (current !== undefined && (current.exitCode ?? 0) !== 0);
+  const crashedBefore = (last?.exitCode ?? 0) !== 0 || waitingReason === 'CrashLoopBackOff';
+  const crashes = restarts + (failedNow ? 1 : 0);
+  if ((failedNow || crashedBefore) && crashes >= minRestarts) {
     const t = current ?? last;
-    const parts = [`restarted ${restarts} times`];
+    const parts = [`crashed ${crashes} times (${restarts} restart${restarts === 1 ? '' : 's'})`];
     if (t) parts.push(`last exit: ${describeTermination(t)}`);
     if (waiting?.message) parts.push(waiting.message);
     return {

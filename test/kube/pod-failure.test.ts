@@ -28,14 +28,23 @@ describe('classifyPodFailure', () => {
     delete pod.status!.containerStatuses![0]!.state!.waiting!.message;
     expect(classifyPodFailure(pod, errImagePullEvents, NOW)?.message).toContain('not found');
   });
-  it('CrashLoopBackOff only from the second restart', () => {
-    expect(classifyPodFailure(crashLoop(1), [], NOW)).toBeUndefined();
-    const f = classifyPodFailure(crashLoop(2), [], NOW);
-    expect(f).toMatchObject({ reason: 'CrashLoopBackOff', container: 'api', restarts: 2, exitCode: 1 });
-    expect(f?.message).toContain('restarted 2 times; last exit: Error (exit code 1)');
+  it('CrashLoopBackOff from the second failed run (backing off after one restart)', () => {
+    expect(classifyPodFailure(crashLoop(0), [], NOW)).toBeUndefined();
+    const f = classifyPodFailure(crashLoop(1), [], NOW);
+    expect(f).toMatchObject({ reason: 'CrashLoopBackOff', container: 'api', restarts: 1, exitCode: 1 });
+    expect(f?.message).toContain('crashed 2 times (1 restart); last exit: Error (exit code 1)');
+    expect(classifyPodFailure(crashLoop(2), [], NOW)?.message).toContain('crashed 3 times (2 restarts)');
+  });
+  it('a container running again after one crash is given its chance; after two it is not', () => {
+    const once = structuredClone(crashLoop(1));
+    once.status!.containerStatuses![0]!.state = { running: { startedAt: '2025-01-10T10:00:12Z' } };
+    expect(classifyPodFailure(once, [], NOW)).toBeUndefined();
+    const twice = structuredClone(crashLoop(2));
+    twice.status!.containerStatuses![0]!.state = { running: { startedAt: '2025-01-10T10:00:40Z' } };
+    expect(classifyPodFailure(twice, [], NOW)?.reason).toBe('CrashLoopBackOff');
   });
   it('minRestarts is configurable', () => {
-    expect(classifyPodFailure(crashLoop(1), [], NOW, { minRestarts: 1 })?.reason).toBe('CrashLoopBackOff');
+    expect(classifyPodFailure(crashLoop(0), [], NOW, { minRestarts: 1 })?.reason).toBe('CrashLoopBackOff');
   });
   it('OOMKilled at the first kill', () => {
     expect(classifyPodFailure(oomKilled, [], NOW)).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
