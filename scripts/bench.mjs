@@ -18,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { cosignSignSection } from '../test/cosign/bench-section.mjs';
 import { recoverySection } from '../test/rollback/bench-section.mjs';
+import { deploySection } from '../test/kube/bench-section.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -300,7 +301,7 @@ const buildSection = {
 };
 
 /** Every section, in run order. Other benchmarks append here. */
-const SECTIONS = [ociInspect, buildSection, cosignSignSection, recoverySection];
+const SECTIONS = [ociInspect, buildSection, cosignSignSection, recoverySection, deploySection];
 
 // --- driver -------------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
