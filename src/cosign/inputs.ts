@@ -37,6 +37,8 @@ export interface VerifyInputs {
   trustedRoot: string | undefined;
   annotations: Record<string, string>;
   checkReference: boolean;
+  /** Which signature storage to look in: legacy `.sig` tag, bundle referrers, or both. */
+  format: SignatureFormat | 'auto';
   registryUsername: string | undefined;
   registryPassword: string | undefined;
 }
@@ -108,6 +110,7 @@ export function readVerifyInputs(inputs: Inputs): VerifyInputs {
     trustedRoot: inputs.optional('trusted-root'),
     annotations: parseAnnotations(inputs.list('annotations'), inputs.source.label('annotations')),
     checkReference: inputs.boolean('check-reference', true),
+    format: oneOf(inputs, 'format', ['legacy', 'bundle', 'auto'] as const, 'auto'),
     registryUsername: inputs.optional('registry-username'),
     registryPassword: inputs.optional('registry-password'),
   };

@@ -33,6 +33,7 @@ export function signatureRegistryFrom(client: Registry): SignatureRegistry {
         artifactType ? { artifactType } : {},
       );
     },
+    putReferrer: (subject, bytes, mediaType) => client.putReferrer(subject, bytes, mediaType),
   };
 }
 

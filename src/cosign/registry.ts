@@ -34,6 +34,12 @@ export interface SignatureRegistry {
     digest: string,
     artifactType?: string,
   ): Promise<ReferrerDescriptor[] | undefined>;
+  /**
+   * Pushes a manifest whose `subject` is `subject` (a reference with a digest) by its digest and
+   * makes it findable as a referrer (referrers API, else the `sha256-<hex>` tag index); returns its
+   * digest.
+   */
+  putReferrer?(subject: ImageReference, bytes: Buffer, mediaType: string): Promise<string>;
 }
 
 export interface ReferrerDescriptor {

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigurationError, GantryError, errorMessage } from '../core/errors.js';
 import { legacyAnnotationsFromBundle, trustedRootMaterial } from './bundle.js';
+import { INTOTO_PAYLOAD_TYPE } from './bundle-layout.js';
 import type { Logger } from '../core/logging.js';
 import type { Inputs } from '../core/inputs.js';
 import {
@@ -58,31 +59,33 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
   const mode = chooseSigningMode(inputs.mode, inputs.key, ctx.env);
   const registry = ctx.registry ?? registryFor(inputs, ctx.env, ctx.logger);
   if (mode === 'keyless') {
-    if (inputs.format === 'bundle') {
-      throw new ConfigurationError('format "bundle" is not supported yet; use format: legacy', {
-        input: 'format',
-      });
-    }
     const token = await fetchOidcToken(ctx.env);
     ctx.logger.mask(token);
+    const services = { fulcioURL: inputs.fulcioUrl, rekorURL: inputs.rekorUrl, identityToken: token };
+    const failed = (e: unknown): GantryError =>
+      new GantryError(
+        'infrastructure',
+        `keyless signing via ${inputs.fulcioUrl} and ${inputs.rekorUrl} failed: ${errorMessage(e)}`,
+        {
+          cause: e,
+          hint: 'check that Fulcio and Rekor are reachable, or sign with a key (mode: key)',
+        },
+      );
     const keyless = async (payload: Buffer): Promise<Record<string, string>> => {
-      const { sign } = cjsExports(await import('sigstore'), 'sign');
+      const { sign } = await import('sigstore');
       try {
-        const bundle = await sign(payload, {
-          fulcioURL: inputs.fulcioUrl,
-          rekorURL: inputs.rekorUrl,
-          identityToken: token,
-        });
-        return legacyAnnotationsFromBundle(bundle);
+        return legacyAnnotationsFromBundle(await sign(payload, services));
       } catch (e) {
-        throw new GantryError(
-          'infrastructure',
-          `keyless signing via ${inputs.fulcioUrl} and ${inputs.rekorUrl} failed: ${errorMessage(e)}`,
-          {
-            cause: e,
-            hint: 'check that Fulcio and Rekor are reachable, or sign with a key (mode: key)',
-          },
-        );
+        throw failed(e);
+      }
+    };
+    // bundle format: a DSSE bundle over cosign v3's in-toto statement (sigstore-js attest)
+    const keylessBundle = async (statement: Buffer): Promise<unknown> => {
+      const { attest } = await import('sigstore');
+      try {
+        return await attest(statement, INTOTO_PAYLOAD_TYPE, services);
+      } catch (e) {
+        throw failed(e);
       }
     };
     return ctx.logger.group('sign (keyless)', () =>
@@ -90,18 +93,12 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
         registry,
         images: inputs.images,
         keyless,
+        keylessBundle,
+        format: inputs.format,
         annotations: inputs.annotations,
         recursive: inputs.recursive,
         logger: ctx.logger,
       }),
-    );
-  }
-  if (inputs.format === 'bundle') {
-    throw new ConfigurationError(
-      'format "bundle" is not supported for key-based signing yet; use format: legacy',
-      {
-        input: 'format',
-      },
     );
   }
   // Decrypting the key (scrypt) overlaps the registry reads; nothing is pushed until it succeeded.
@@ -120,6 +117,7 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
       registry,
       images: inputs.images,
       key,
+      format: inputs.format,
       annotations: inputs.annotations,
       recursive: inputs.recursive,
       logger: ctx.logger,
@@ -134,6 +132,7 @@ export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<
   const policy: ImageVerificationPolicy = {
     annotations: inputs.annotations,
     checkReference: inputs.checkReference,
+    format: inputs.format,
   };
   if (inputs.keys.length) {
     policy.keys = await Promise.all(
@@ -164,7 +163,7 @@ export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<
 /** Fulcio CA certificates, Rekor keys and identity constraints from a Sigstore trusted root file. */
 async function certificatePolicyFromTrustedRoot(
   inputs: VerifyInputs,
-): Promise<Pick<ImageVerificationPolicy, 'certificate' | 'rekorKeys'>> {
+): Promise<Pick<ImageVerificationPolicy, 'certificate' | 'rekorKeys' | 'trustedRoot'>> {
   let root: unknown;
   try {
     root = JSON.parse(await readFile(inputs.trustedRoot ?? '', 'utf8'));
@@ -177,6 +176,8 @@ async function certificatePolicyFromTrustedRoot(
     );
   }
   const material = trustedRootMaterial(root);
+  // keyless bundles are verified by sigstore-js against the trusted root itself
+  const trustedRoot = root;
   const regexp = (s: string | undefined): RegExp | undefined =>
     s === undefined ? undefined : new RegExp(`^(?:${s})$`);
   return {
@@ -192,6 +193,7 @@ async function certificatePolicyFromTrustedRoot(
     },
     // keyless signatures are only as good as their transparency log entry: require the SET
     rekorKeys: material.rekorKeys,
+    trustedRoot,
   };
 }
 

@@ -1,9 +1,12 @@
 /**
- * sign-image with a key: resolve each reference to its manifest digest (signing is always by
- * digest), build cosign's simple-signing payload, sign it, and append it to the image's
- * `sha256-<hex>.sig` signature manifest (other signatures are kept; a signature by the same key
- * over the same payload already there is not duplicated — cosign's dupe detector does the same).
- * Then read the signature manifest back and verify our signature before reporting success.
+ * sign-image: resolve each reference to its manifest digest (signing is always by digest), then
+ * - `legacy` format: build cosign's simple-signing payload, sign it, and append it to the image's
+ *   `sha256-<hex>.sig` signature manifest (other signatures are kept; a signature by the same key
+ *   over the same payload already there is not duplicated — cosign's dupe detector does the same);
+ * - `bundle` format: sign cosign v3's in-toto statement about the digest into a Sigstore bundle
+ *   and push it as an OCI referrer of the image (bundle-layout.ts; every signing adds a referrer,
+ *   as cosign v3 does).
+ * Then read the signature back and verify it before reporting success.
  */
 import { createHash } from 'node:crypto';
 import { GantryError } from '../core/errors.js';
@@ -16,10 +19,21 @@ import {
   parseSignatureManifest,
   signatureTag,
 } from './layout.js';
+import {
+  BUNDLE_MEDIA_TYPE,
+  COSIGN_SIGN_PREDICATE_TYPE,
+  EMPTY_CONFIG,
+  buildBundleReferrerManifest,
+  buildKeyBundle,
+  buildSignStatement,
+  parseDsseBundle,
+  type SubjectDescriptor,
+} from './bundle-layout.js';
+import type { SignatureFormat } from './inputs.js';
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
 import type { FetchedManifest, SignatureRegistry } from './registry.js';
 import { signBytes, verifyBytes } from './signature.js';
-import { parseImageInput, verifySignaturesOf } from './verify-image.js';
+import { parseImageInput, verifyBundleSignaturesOf, verifySignaturesOf } from './verify-image.js';
 import { CERTIFICATE_ANNOTATION, SIGNATURE_ANNOTATION } from './verify-signature.js';
 
 export interface SignImagesOptions {
@@ -36,6 +50,15 @@ export interface SignImagesOptions {
    * layer annotations cosign writes (signature, certificate, chain, bundle).
    */
   keyless?: (payload: Buffer) => Promise<Record<string, string>>;
+  /**
+   * Keyless, bundle format: signs an in-toto statement into a DSSE Sigstore bundle (Fulcio
+   * certificate + Rekor entry) and returns the bundle JSON.
+   */
+  keylessBundle?: (statement: Buffer) => Promise<unknown>;
+  /** Signature storage: cosign's `.sig` tag (default) or a bundle referrer. */
+  format?: SignatureFormat;
+  /** The referrer's creation time (default now). */
+  now?: () => Date;
   /** Into the payload's `optional` (cosign `-a k=v`). */
   annotations?: Record<string, string>;
   /** For an index: also sign every manifest it lists. */
@@ -62,9 +85,12 @@ export function cosignRepositoryName(ref: ImageReference): string {
   return `${ref.domain === 'docker.io' ? 'index.docker.io' : ref.domain}/${ref.path}`;
 }
 
-function childDigests(manifestBytes: Buffer): string[] {
-  const index = JSON.parse(manifestBytes.toString('utf8')) as { manifests?: { digest?: string }[] };
-  return (index.manifests ?? []).map((m) => m.digest).filter((d): d is string => typeof d === 'string');
+function childDescriptors(manifestBytes: Buffer): SubjectDescriptor[] {
+  const index = JSON.parse(manifestBytes.toString('utf8')) as { manifests?: Partial<SubjectDescriptor>[] };
+  return (index.manifests ?? []).filter(
+    (m): m is SubjectDescriptor =>
+      typeof m.digest === 'string' && typeof m.mediaType === 'string' && typeof m.size === 'number',
+  );
 }
 
 /** Signs every image (and, with `recursive`, every manifest of an index). */
@@ -84,25 +110,35 @@ export async function signImages(opts: SignImagesOptions): Promise<SignedImage[]
           'not-found',
           `image ${formatReference(ref)} not found; nothing was signed for it`,
         );
-      const digests = [manifest.digest];
+      const subjects: SubjectDescriptor[] = [
+        { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length },
+      ];
       if (opts.recursive && INDEX_TYPES.has(manifest.mediaType))
-        digests.push(...childDigests(manifest.bytes));
+        subjects.push(...childDescriptors(manifest.bytes));
       return Promise.all(
-        digests.map(async (digest) => {
+        subjects.map(async (subject) => {
+          const digest = subject.digest;
           const tagRef: ImageReference = { domain: ref.domain, path: ref.path, tag: signatureTag(digest) };
-          return { image, ref, digest, existing: await opts.registry.getManifest(tagRef) };
+          const existing = opts.format === 'bundle' ? undefined : await opts.registry.getManifest(tagRef);
+          return { image, ref, digest, subject, existing };
         }),
       );
     }),
   );
   // A key problem (wrong password, unreadable file) is reported first: it is the user's to fix.
-  if (!opts.key && !opts.keyless)
+  if (!opts.key && !(opts.format === 'bundle' ? opts.keylessBundle : opts.keyless))
     throw new GantryError('configuration', 'no signing key and no keyless signer');
   const [keyResult, planResult] = await Promise.allSettled([Promise.resolve(opts.key), planning]);
   if (keyResult.status === 'rejected') throw keyResult.reason;
   if (planResult.status === 'rejected') throw planResult.reason;
   const key = keyResult.value;
-  for (const target of planResult.value.flat()) out.push(await signDigest({ ...opts, key }, target));
+  for (const target of planResult.value.flat()) {
+    out.push(
+      opts.format === 'bundle'
+        ? await signDigestBundle({ ...opts, key }, target)
+        : await signDigest({ ...opts, key }, target),
+    );
+  }
   return out;
 }
 
@@ -110,7 +146,64 @@ interface SignTarget {
   image: string;
   ref: ImageReference;
   digest: string;
+  subject: SubjectDescriptor;
   existing: FetchedManifest | undefined;
+}
+
+/** Bundle format: statement → bundle → referrer manifest → push → read back and verify. */
+async function signDigestBundle(
+  opts: SignImagesOptions & { key: SigningKey | undefined },
+  { image, ref, digest, subject }: SignTarget,
+): Promise<SignedImage> {
+  const repo: ImageReference = { domain: ref.domain, path: ref.path };
+  const putReferrer = opts.registry.putReferrer?.bind(opts.registry);
+  if (!putReferrer) throw new GantryError('configuration', 'the registry client cannot push referrers');
+  const statement = buildSignStatement(digest, opts.annotations);
+  let bundle: Buffer;
+  let readBack: VerificationKey;
+  if (opts.key) {
+    bundle = buildKeyBundle(opts.key, statement);
+    readBack = readBackKey(opts.key, undefined);
+  } else {
+    const json = await (opts.keylessBundle as NonNullable<SignImagesOptions['keylessBundle']>)(statement);
+    const cert = parseDsseBundle(json).certificate;
+    if (!cert)
+      throw new GantryError('infrastructure', 'the keyless signer returned a bundle without a certificate');
+    bundle = Buffer.from(JSON.stringify(json));
+    readBack = readBackKey(undefined, pemCertificate(cert));
+  }
+  const manifest = buildBundleReferrerManifest({
+    subject,
+    bundle,
+    predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+    created: (opts.now ?? (() => new Date()))(),
+  });
+  await Promise.all([EMPTY_CONFIG, bundle].map((blob) => opts.registry.putBlob(repo, blob)));
+  const referrerDigest = await putReferrer({ ...repo, digest }, manifest, OCI_MANIFEST_MEDIA_TYPE);
+  opts.logger?.info(
+    `pushed signature bundle ${referrerDigest} (${BUNDLE_MEDIA_TYPE}) as a referrer of ${formatReference({ ...repo, digest })}`,
+  );
+  const check = await verifyBundleSignaturesOf(
+    opts.registry,
+    ref,
+    digest,
+    { keys: [readBack] },
+    undefined,
+    referrerDigest,
+  );
+  const ours = check.signatures[0];
+  if (!ours) {
+    throw new GantryError(
+      'infrastructure',
+      `the signature bundle ${referrerDigest} did not verify when read back as a referrer of ${formatReference({ ...repo, digest })}: ${check.problems.join('; ') || 'not found among the referrers'}`,
+    );
+  }
+  return { image, digest, 'signature-ref': ours.signatureRef, pushed: true };
+}
+
+function pemCertificate(b64: string): string {
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 async function signDigest(

@@ -44,7 +44,7 @@ export const signCommand: Command = {
       name: 'format',
       type: 'string',
       placeholder: 'legacy|bundle',
-      description: 'signature storage (default legacy)',
+      description: 'legacy .sig tag (default) or bundle: a Sigstore bundle as an OCI referrer (cosign v3)',
     },
     { name: 'fulcio-url', type: 'string', placeholder: 'url', description: 'Fulcio for keyless signing' },
     { name: 'rekor-url', type: 'string', placeholder: 'url', description: 'Rekor for keyless signing' },

@@ -52,6 +52,12 @@ export const verifyCommand: Command = {
     { name: 'annotations', type: 'list', placeholder: 'k=v', description: 'required payload annotation' },
     { name: 'annotation', type: 'list', placeholder: 'k=v', description: 'same as --annotations' },
     {
+      name: 'format',
+      type: 'string',
+      placeholder: 'legacy|bundle|auto',
+      description: 'signature storage to look in (default auto: .sig tag and bundle referrers)',
+    },
+    {
       name: 'check-reference',
       type: 'boolean',
       description: 'payload docker-reference must name the repository (default true)',
