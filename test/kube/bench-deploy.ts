@@ -135,17 +135,18 @@ export async function measureDeploy(o: { cli: string; kubectl: string; successIt
       const next = await image('bench/lag', 'slow-start=2');
       const controller = new AbortController();
       let completeAt = 0;
-      let current: Deployment | undefined;
+      const state: { current?: Deployment } = {};
       const watcher = runInformer<Deployment>({
         client,
         path: resourcePath('deployments', 'lag'),
         signal: controller.signal,
         onChange: (items) => {
           const d = items.get('api');
-          if (d && current && (d.metadata.generation ?? 0) >= (current.metadata.generation ?? 0) && rolloutStatus(d).done && !completeAt) completeAt = performance.now();
+          const cur = state.current;
+          if (d && cur && (d.metadata.generation ?? 0) >= (cur.metadata.generation ?? 0) && rolloutStatus(d).done && !completeAt) completeAt = performance.now();
         },
       }).catch(() => undefined);
-      current = await client.request<Deployment>({
+      state.current = await client.request<Deployment>({
         method: 'PATCH',
         path: resourcePath('deployments', 'lag', 'api'),
         body: { spec: { template: { spec: { containers: [{ name: 'app', image: next }] } } } },

@@ -1,4 +1,4 @@
-/* global console */
+/* global console, process */
 // Benchmark section for scripts/bench.mjs (DESIGN.md "Performance": failure detection, success
 // detection, fan-out) — k3s-deploy on kubesim (clock ×1) with a real registry, against
 // `kubectl rollout status` in the same run. The measurement is typed TypeScript
