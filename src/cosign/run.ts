@@ -72,7 +72,7 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
         },
       );
     const keyless = async (payload: Buffer): Promise<Record<string, string>> => {
-      const { sign } = await import('sigstore');
+      const { sign } = cjsExports(await import('sigstore'), 'sign');
       try {
         return legacyAnnotationsFromBundle(await sign(payload, services));
       } catch (e) {
@@ -81,7 +81,7 @@ export async function runSign(inputs: SignInputs, ctx: RunContext): Promise<Sign
     };
     // bundle format: a DSSE bundle over cosign v3's in-toto statement (sigstore-js attest)
     const keylessBundle = async (statement: Buffer): Promise<unknown> => {
-      const { attest } = await import('sigstore');
+      const { attest } = cjsExports(await import('sigstore'), 'attest');
       try {
         return await attest(statement, INTOTO_PAYLOAD_TYPE, services);
       } catch (e) {
