@@ -28,6 +28,8 @@ export interface CommandContext {
   io: CliIo;
   /** Prints the command's result: JSON with --json, else the human text. */
   result(value: unknown, human?: string): void;
+  /** Runs another gantry command in-process (the demo chains them like a user's script). */
+  invoke(argv: readonly string[], io: CliIo): Promise<number>;
 }
 
 export interface Command {

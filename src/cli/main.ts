@@ -96,6 +96,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       json,
       logger,
       io,
+      invoke: (argv, subIo) => runCli(argv, subIo),
       result(value, human) {
         if (json) io.stdout(logger.masker.mask(JSON.stringify(value, null, 2)) + '\n');
         else if (human !== undefined)

@@ -32,13 +32,17 @@ describe('gantry CLI', () => {
     expect((await cli([])).code).toBe(2);
   });
 
-  it('prints per-command help and JSON results with --json', async () => {
+  it('prints per-command help, and rejects bad demo options with exit 2 before starting anything', async () => {
     const help = await cli(['demo', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: gantry demo/);
-    const json = await cli(['demo', '--json']);
-    expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toHaveProperty('plan');
+    const speed = await cli(['demo', '--clock-speed', 'fast', '--json']);
+    expect(speed.code).toBe(2);
+    expect(JSON.parse(speed.stdout)).toMatchObject({ error: { code: 'configuration', exitCode: 2 } });
+    expect(speed.stderr).toMatch(/--clock-speed is "fast"; use a number from 0.1 to 100/);
+    const builder = await cli(['demo', '--builder', 'kaniko']);
+    expect(builder.code).toBe(2);
+    expect(builder.stderr).toMatch(/--builder is "kaniko"; use one of: buildah, buildx/);
   });
 });
 
