@@ -602,14 +602,17 @@ export function createApiHandler(deps: ApiServerDeps): (req: IncomingMessage, re
 
     const write = (line: string): void => {
       if (closed) return;
-      res.write(line + '\n');
       sent++;
       if (dropAfter !== undefined && sent >= dropAfter) {
         logger.log('warn', 'faults', `dropping watch on ${qualifiedResource(rt)} after ${sent} events`);
         closed = true;
         cleanup();
-        res.socket?.destroy();
+        // "dropped after N events" delivers the N-th event, then cuts the connection without the
+        // chunked terminator; destroying before the write flushed lost that event every time
+        res.write(line + '\n', () => res.socket?.destroy());
+        return;
       }
+      res.write(line + '\n');
     };
     const encode = (type: string, o: KObject, e?: StoreEvent): string => {
       if (table)

@@ -3,6 +3,7 @@
  * 409 storms and real optimistic-concurrency conflicts, latency, a lost node whose pods are
  * evicted and rescheduled, and a paused controller — each visible to real clients and logged.
  */
+import http from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Kubesim } from '../../sandbox/kubesim/index.js';
 import type { Deployment, KObject, Pod } from '../../sandbox/kubesim/types.js';
@@ -124,6 +125,35 @@ describe('request faults', () => {
     expect((await call(ks, 'GET', '/api/v1/namespaces/default/pods')).status).toBe(200);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
     ks.admin.clearFaults();
+  });
+
+  it('a watch dropped after N events delivers those N events, then ends', async () => {
+    const list = await call<{ metadata: { resourceVersion: string } }>(ks, 'GET', DEPLOYMENTS);
+    ks.admin.injectFault({ type: 'drop-watch', resource: 'deployments', afterEvents: 1 });
+    // node:http rather than fetch: a cut chunked stream still hands over the bytes that arrived
+    const received = new Promise<string>((resolve) => {
+      const req = http.get(
+        `${ks.url}${DEPLOYMENTS}?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`,
+        (res) => {
+          let data = '';
+          res.on('data', (d: Buffer) => (data += d.toString()));
+          res.on('close', () => resolve(data));
+          res.on('error', () => resolve(data));
+        },
+      );
+      req.on('error', () => resolve(''));
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await call(ks, 'POST', DEPLOYMENTS, deployment('dropped-watch', 1))).status).toBe(201);
+    const text = await received;
+    ks.admin.clearFaults();
+    // the one event the fault promises arrives whole before the connection is cut
+    const events = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; object: KObject });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'dropped-watch' } } });
   });
 
   it('is controllable over HTTP and every fault is logged', async () => {
