@@ -74,7 +74,15 @@ export class KubeApiError extends GantryError {
   }
 }
 
-const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+const RETRYABLE_NET = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+]);
 
 /** Transient: 429, 5xx, resets, timeouts — not 4xx verdicts, not aborts. */
 export function isRetryableKubeError(e: unknown): boolean | { retry: true; retryAfterMs: number } {
@@ -90,7 +98,10 @@ export function isRetryableKubeError(e: unknown): boolean | { retry: true; retry
 }
 
 /** `retry` with the Kubernetes predicate and sane defaults (6 attempts, 200 ms → 5 s). */
-export function retryKube<T>(fn: (attempt: number) => Promise<T>, options: Omit<RetryOptions, 'retryable'> & { retryable?: RetryOptions['retryable'] }): Promise<T> {
+export function retryKube<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: Omit<RetryOptions, 'retryable'> & { retryable?: RetryOptions['retryable'] },
+): Promise<T> {
   return retry(fn, {
     maxAttempts: 6,
     initialDelayMs: 200,
@@ -107,14 +118,21 @@ function codeForStatus(status: number): ErrorCode {
   return 'infrastructure';
 }
 
-function statusMessage(method: string, path: string, status: number, body: string): { message: string; reason?: string; retryAfterSeconds?: number } {
+function statusMessage(
+  method: string,
+  path: string,
+  status: number,
+  body: string,
+): { message: string; reason?: string; retryAfterSeconds?: number } {
   try {
     const s = JSON.parse(body) as StatusBody;
     if (s && typeof s === 'object' && typeof s.message === 'string') {
       return {
         message: s.message,
         ...(s.reason ? { reason: s.reason } : {}),
-        ...(s.details?.retryAfterSeconds !== undefined ? { retryAfterSeconds: s.details.retryAfterSeconds } : {}),
+        ...(s.details?.retryAfterSeconds !== undefined
+          ? { retryAfterSeconds: s.details.retryAfterSeconds }
+          : {}),
       };
     }
   } catch {
@@ -169,7 +187,8 @@ export class HttpKubeClient implements KubeClient {
 
   private url(req: KubeRequest): URL {
     const u = new URL(this.base.pathname.replace(/\/$/, '') + req.path, this.base);
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(req.query ?? {}))
+      if (v !== undefined) u.searchParams.set(k, String(v));
     return u;
   }
 
@@ -230,10 +249,17 @@ export class HttpKubeClient implements KubeClient {
     if (req.signal?.aborted || e instanceof GantryError) return e;
     const code = (e as { code?: string } | null)?.code;
     if (code && RETRYABLE_NET.has(code)) {
-      const err = new GantryError('infrastructure', `${req.method ?? 'GET'} ${this.server}${req.path}: ${errorMessage(e)}`, {
-        cause: e,
-        hint: code === 'ECONNREFUSED' ? 'is the cluster reachable from here? check the kubeconfig server (or input "server")' : undefined,
-      });
+      const err = new GantryError(
+        'infrastructure',
+        `${req.method ?? 'GET'} ${this.server}${req.path}: ${errorMessage(e)}`,
+        {
+          cause: e,
+          hint:
+            code === 'ECONNREFUSED'
+              ? 'is the cluster reachable from here? check the kubeconfig server (or input "server")'
+              : undefined,
+        },
+      );
       return Object.assign(err, { netCode: code });
     }
     if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
@@ -279,7 +305,12 @@ export class HttpKubeClient implements KubeClient {
         if (req.signal?.aborted) reject(req.signal.reason);
         else {
           const err = e instanceof Error ? e : new Error(String(e));
-          reject(this.wrapNetwork(req, Object.assign(err, { code: (err as { code?: string }).code ?? 'ECONNRESET' })));
+          reject(
+            this.wrapNetwork(
+              req,
+              Object.assign(err, { code: (err as { code?: string }).code ?? 'ECONNRESET' }),
+            ),
+          );
         }
       };
       const flush = (final: boolean): void => {
@@ -313,7 +344,9 @@ export class HttpKubeClient implements KubeClient {
         }
         if (!failed) resolve();
       });
-      res.on('aborted', () => fail(Object.assign(new Error('watch connection aborted'), { code: 'ECONNRESET' })));
+      res.on('aborted', () =>
+        fail(Object.assign(new Error('watch connection aborted'), { code: 'ECONNRESET' })),
+      );
       res.on('error', fail);
       res.on('close', () => {
         if (!res.complete) fail(Object.assign(new Error('watch connection closed'), { code: 'ECONNRESET' }));
@@ -324,7 +357,8 @@ export class HttpKubeClient implements KubeClient {
 
 // --- resource paths ---------------------------------------------------------------------------------
 
-export type ResourceKind = 'deployments' | 'replicasets' | 'pods' | 'events' | 'configmaps' | 'leases' | 'jobs' | 'namespaces';
+export type ResourceKind =
+  'deployments' | 'replicasets' | 'pods' | 'events' | 'configmaps' | 'leases' | 'jobs' | 'namespaces';
 
 const GROUP_PATH: Record<ResourceKind, string> = {
   deployments: '/apis/apps/v1',

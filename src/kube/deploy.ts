@@ -31,10 +31,21 @@ import type { ImageResolver, ImageVerifier } from './images.js';
 import { acquireDeployLock, type DeployLock } from './lock.js';
 import { runMigration, type MigrationOutcome, type MigrationSpec } from './migration.js';
 import type { ClassifyOptions } from './pod-failure.js';
-import { containerImages, planDeploy, type DeployMetadata, type DeploymentPlan, type PlanProblem } from './plan.js';
+import {
+  containerImages,
+  planDeploy,
+  type DeployMetadata,
+  type DeploymentPlan,
+  type PlanProblem,
+} from './plan.js';
 import { explainMissing, requiredPermissions, reviewAccess } from './rbac.js';
 import { restoreDeployment, type RestoreOutcome } from './restore.js';
-import { waitForRollouts, type FailureCause, type RolloutResult, type RolloutTarget } from './rollout-wait.js';
+import {
+  waitForRollouts,
+  type FailureCause,
+  type RolloutResult,
+  type RolloutTarget,
+} from './rollout-wait.js';
 import type { DeployTarget } from './targets.js';
 import { REVISION_ANNOTATION, type Deployment, type PodTemplateSpec } from './types.js';
 
@@ -194,9 +205,20 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     if (options.migration) {
       const mStart = clock.now();
       const spec = options.migration;
-      const images = new Map(pre.plans.map((p) => [p.name, Object.fromEntries(p.containers.map((c) => [c.container, c.to]))]));
+      const images = new Map(
+        pre.plans.map((p) => [p.name, Object.fromEntries(p.containers.map((c) => [c.container, c.to]))]),
+      );
       const outcome = await logger.group('migration', () =>
-        runMigration(spec, { client, namespace: ns, runId, images, logger, clock, timeoutMs: remaining(), ...(deps.signal ? { signal: deps.signal } : {}) }),
+        runMigration(spec, {
+          client,
+          namespace: ns,
+          runId,
+          images,
+          logger,
+          clock,
+          timeoutMs: remaining(),
+          ...(deps.signal ? { signal: deps.signal } : {}),
+        }),
       );
       report.migration = outcome;
       report.timings.migrationMs = clock.now() - mStart;
@@ -221,25 +243,45 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const patchStart = clock.now();
     await logger.group('patch', async () => {
       // plan again under the lock: another run may have changed things since pre-flight
-      const current = await readDeployments(client, ns, pre.plans.map((p) => p.name), deps.signal);
-      const plan = planDeploy({ targets: options.targets, digests: pre.digests, deployments: current, metadata: meta });
+      const current = await readDeployments(
+        client,
+        ns,
+        pre.plans.map((p) => p.name),
+        deps.signal,
+      );
+      const plan = planDeploy({
+        targets: options.targets,
+        digests: pre.digests,
+        deployments: current,
+        metadata: meta,
+      });
       failOnProblems(plan.problems);
       report.deployments = plan.deployments.map((p) => deploymentReport(p));
       const results = await Promise.allSettled(
         plan.deployments
           .filter((p) => p.changed)
           .map(async (p) => {
-            const done = await patchDeployment(client, ns, p, { targets: options.targets, digests: pre.digests, meta, logger, ...(deps.signal ? { signal: deps.signal } : {}) });
+            const done = await patchDeployment(client, ns, p, {
+              targets: options.targets,
+              digests: pre.digests,
+              meta,
+              logger,
+              ...(deps.signal ? { signal: deps.signal } : {}),
+            });
             patched.push({ ...done, startedAt: clock.now() });
             const r = report.deployments.find((d) => d.name === p.name)!;
             Object.assign(r, deploymentReport(done.plan));
             r.revisionAfter = done.after.metadata.annotations?.[REVISION_ANNOTATION];
             logger.info(
-              `${p.name}: ${done.plan.containers.filter((c) => c.changed).map((c) => `${c.container} ${c.from} → ${c.to}`).join(', ')}`,
+              `${p.name}: ${done.plan.containers
+                .filter((c) => c.changed)
+                .map((c) => `${c.container} ${c.from} → ${c.to}`)
+                .join(', ')}`,
             );
           }),
       );
-      for (const p of plan.deployments.filter((d) => !d.changed)) logger.info(`${p.name}: already at the target digests, left alone`);
+      for (const p of plan.deployments.filter((d) => !d.changed))
+        logger.info(`${p.name}: already at the target digests, left alone`);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     });
@@ -253,17 +295,19 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       images: containerImages(p.after.spec?.template),
       startedAt: p.startedAt,
     }));
-    const results = await logger.group(`wait for ${targets.length} rollout${targets.length === 1 ? '' : 's'}`, () =>
-      waitForRollouts({
-        client,
-        namespace: ns,
-        targets,
-        timeoutMs: remaining(),
-        logger,
-        clock,
-        ...(deps.signal ? { signal: deps.signal } : {}),
-        ...(options.classify ? { classify: options.classify } : {}),
-      }),
+    const results = await logger.group(
+      `wait for ${targets.length} rollout${targets.length === 1 ? '' : 's'}`,
+      () =>
+        waitForRollouts({
+          client,
+          namespace: ns,
+          targets,
+          timeoutMs: remaining(),
+          logger,
+          clock,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+          ...(options.classify ? { classify: options.classify } : {}),
+        }),
     );
     report.timings.waitMs = clock.now() - waitStart;
     applyResults(report, results);
@@ -291,11 +335,19 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       report.cancelled = cancelled;
       await restoreAll(report, patched, options, deps, cancelled);
       if (!cancelled) {
-        report.failure = { deployment: '', reason: 'PatchFailed', message: errorMessage(e), logs: [], events: [] };
+        report.failure = {
+          deployment: '',
+          reason: 'PatchFailed',
+          message: errorMessage(e),
+          logs: [],
+          events: [],
+        };
       }
       return finish();
     }
-    throw cancelled && !(e instanceof GantryError && e.code === 'cancelled') ? abortError(deps.signal, 'during the deploy') : e;
+    throw cancelled && !(e instanceof GantryError && e.code === 'cancelled')
+      ? abortError(deps.signal, 'during the deploy')
+      : e;
   } finally {
     if (options.history !== false && !options.dryRun && report.finishedAt) {
       await writeHistory(client, ns, report, options, logger);
@@ -317,26 +369,36 @@ async function preflight(options: DeployOptions, deps: DeployDeps, meta: DeployM
   const signal = deps.signal;
   // cluster reachable (and credentials accepted)
   try {
-    const v = await retryKube(() => client.request<{ gitVersion?: string }>({ path: '/version', ...(signal ? { signal } : {}) }), {
-      what: `GET ${client.server}/version`,
-      maxAttempts: 3,
-      ...(signal ? { signal } : {}),
-    });
+    const v = await retryKube(
+      () => client.request<{ gitVersion?: string }>({ path: '/version', ...(signal ? { signal } : {}) }),
+      {
+        what: `GET ${client.server}/version`,
+        maxAttempts: 3,
+        ...(signal ? { signal } : {}),
+      },
+    );
     logger.info(`cluster ${client.server} reachable (Kubernetes ${v?.gitVersion ?? 'unknown version'})`);
   } catch (e) {
     if (e instanceof KubeApiError && e.status === 401) {
-      throw new ConfigurationError(`the cluster ${client.server} rejected the kubeconfig's credentials (401): ${errorMessage(e)}`, {
-        input: 'kubeconfig',
-        hint: 'the token may have expired or been revoked',
-      });
+      throw new ConfigurationError(
+        `the cluster ${client.server} rejected the kubeconfig's credentials (401): ${errorMessage(e)}`,
+        {
+          input: 'kubeconfig',
+          hint: 'the token may have expired or been revoked',
+        },
+      );
     }
     if (e instanceof KubeApiError && e.status === 403) {
       logger.debug(`/version is forbidden (${errorMessage(e)}); going on`);
     } else {
-      throw new GantryError('infrastructure', `cannot reach the cluster at ${client.server}: ${errorMessage(e)}`, {
-        cause: e,
-        hint: 'check the kubeconfig server (or input "server") and the network path from this runner',
-      });
+      throw new GantryError(
+        'infrastructure',
+        `cannot reach the cluster at ${client.server}: ${errorMessage(e)}`,
+        {
+          cause: e,
+          hint: 'check the kubeconfig server (or input "server") and the network path from this runner',
+        },
+      );
     }
   }
   // namespace (a namespaced Role cannot read namespaces: 403 means "cannot tell", go on)
@@ -344,28 +406,41 @@ async function preflight(options: DeployOptions, deps: DeployDeps, meta: DeployM
     await client.request({ path: resourcePath('namespaces', undefined, ns), ...(signal ? { signal } : {}) });
   } catch (e) {
     if (e instanceof KubeApiError && e.status === 404) {
-      throw new ConfigurationError(`namespace "${ns}" does not exist in ${client.server}`, { input: 'namespace' });
+      throw new ConfigurationError(`namespace "${ns}" does not exist in ${client.server}`, {
+        input: 'namespace',
+      });
     }
     if (!(e instanceof KubeApiError && e.status === 403)) throw e;
   }
   if (options.checkPermissions !== false) {
-    const needs = requiredPermissions({ lock: options.lock, history: options.history !== false, migration: options.migration !== undefined, atomic: options.atomic });
+    const needs = requiredPermissions({
+      lock: options.lock,
+      history: options.history !== false,
+      migration: options.migration !== undefined,
+      atomic: options.atomic,
+    });
     const reviews = await reviewAccess(client, ns, needs, { logger, ...(signal ? { signal } : {}) });
     if (reviews) {
       const denied = reviews.filter((r) => !r.allowed);
-      if (denied.length > 0) throw new ConfigurationError(explainMissing(ns, denied), { input: 'kubeconfig' });
+      if (denied.length > 0)
+        throw new ConfigurationError(explainMissing(ns, denied), { input: 'kubeconfig' });
       logger.info(`permissions: all ${reviews.length} verbs allowed in namespace "${ns}"`);
     }
   }
   const names = [...new Set(options.targets.map((t) => t.deployment))];
   // deployments and containers first: a typo is exit 2 even when the registry is unreachable
   const current = await readDeployments(client, ns, names, signal);
-  failOnProblems(planDeploy({ targets: options.targets, digests: new Map(), deployments: current, metadata: meta }).problems, ns);
+  failOnProblems(
+    planDeploy({ targets: options.targets, digests: new Map(), deployments: current, metadata: meta })
+      .problems,
+    ns,
+  );
   const digests = await resolveImages(options.targets, deps);
   const plan = planDeploy({ targets: options.targets, digests, deployments: current, metadata: meta });
   failOnProblems(plan.problems, ns);
   for (const p of plan.deployments) {
-    for (const c of p.containers) logger.info(`${p.name}/${c.container}: ${c.changed ? `${c.from} → ${c.to}` : `already ${c.to}`}`);
+    for (const c of p.containers)
+      logger.info(`${p.name}/${c.container}: ${c.changed ? `${c.from} → ${c.to}` : `already ${c.to}`}`);
   }
   if (deps.verifier) await verifySignatures(plan.deployments, deps.verifier, logger);
   return { plans: plan.deployments, digests };
@@ -381,15 +456,27 @@ function failOnProblems(problems: readonly PlanProblem[], ns?: string): void {
   });
 }
 
-async function readDeployments(client: KubeClient, ns: string, names: readonly string[], signal?: AbortSignal): Promise<Map<string, Deployment>> {
+async function readDeployments(
+  client: KubeClient,
+  ns: string,
+  names: readonly string[],
+  signal?: AbortSignal,
+): Promise<Map<string, Deployment>> {
   const out = new Map<string, Deployment>();
   await Promise.all(
     names.map(async (name) => {
       try {
-        const d = await retryKube(() => client.request<Deployment>({ path: resourcePath('deployments', ns, name), ...(signal ? { signal } : {}) }), {
-          what: `GET deployment ${ns}/${name}`,
-          ...(signal ? { signal } : {}),
-        });
+        const d = await retryKube(
+          () =>
+            client.request<Deployment>({
+              path: resourcePath('deployments', ns, name),
+              ...(signal ? { signal } : {}),
+            }),
+          {
+            what: `GET deployment ${ns}/${name}`,
+            ...(signal ? { signal } : {}),
+          },
+        );
         out.set(name, d);
       } catch (e) {
         if (!(e instanceof KubeApiError && e.status === 404)) throw e;
@@ -399,7 +486,10 @@ async function readDeployments(client: KubeClient, ns: string, names: readonly s
   return out;
 }
 
-async function resolveImages(targets: readonly DeployTarget[], deps: DeployDeps): Promise<Map<string, string>> {
+async function resolveImages(
+  targets: readonly DeployTarget[],
+  deps: DeployDeps,
+): Promise<Map<string, string>> {
   const unique = new Map(targets.map((t) => [formatReference(t.image), t.image]));
   const digests = new Map<string, string>();
   const missing: string[] = [];
@@ -407,7 +497,8 @@ async function resolveImages(targets: readonly DeployTarget[], deps: DeployDeps)
     [...unique].map(async ([key, image]) => {
       try {
         const digest = await deps.resolver.resolveDigest(image);
-        if (image.digest && digest !== image.digest) throw new GantryError('check-failed', `${key}: the registry serves ${digest}`);
+        if (image.digest && digest !== image.digest)
+          throw new GantryError('check-failed', `${key}: the registry serves ${digest}`);
         digests.set(key, digest);
         deps.logger.info(`image ${key} → ${digest}`);
       } catch (e) {
@@ -417,14 +508,22 @@ async function resolveImages(targets: readonly DeployTarget[], deps: DeployDeps)
     }),
   );
   if (missing.length > 0) {
-    throw new GantryError('not-found', `image${missing.length === 1 ? '' : 's'} not found in the registry: ${missing.join('; ')}`, {
-      hint: 'was it pushed? check the tag and the registry; nothing was changed in the cluster',
-    });
+    throw new GantryError(
+      'not-found',
+      `image${missing.length === 1 ? '' : 's'} not found in the registry: ${missing.join('; ')}`,
+      {
+        hint: 'was it pushed? check the tag and the registry; nothing was changed in the cluster',
+      },
+    );
   }
   return digests;
 }
 
-async function verifySignatures(plans: readonly DeploymentPlan[], verifier: ImageVerifier, logger: Logger): Promise<void> {
+async function verifySignatures(
+  plans: readonly DeploymentPlan[],
+  verifier: ImageVerifier,
+  logger: Logger,
+): Promise<void> {
   const images = new Map<string, { image: ImageReference; digest: string }>();
   for (const p of plans) {
     for (const c of p.containers) {
@@ -436,20 +535,30 @@ async function verifySignatures(plans: readonly DeploymentPlan[], verifier: Imag
   await Promise.all(
     [...images].map(async ([pinned, { image, digest }]) => {
       const v = await verifier.verify(image, digest);
-      if (v.verified) logger.info(`signature verified: ${pinned} (signed by ${v.signers.join(', ') || 'a trusted key'})`);
+      if (v.verified)
+        logger.info(`signature verified: ${pinned} (signed by ${v.signers.join(', ') || 'a trusted key'})`);
       else failures.push(`${pinned}: ${v.problems.join('; ') || 'no valid signature'}`);
     }),
   );
   if (failures.length > 0) {
-    throw new GantryError('signature-invalid', `signature verification failed; nothing was deployed:\n  ${failures.join('\n  ')}`, {
-      hint: 'sign the images with the key matching "verify-key" (gantry sign / sign-image) before deploying',
-    });
+    throw new GantryError(
+      'signature-invalid',
+      `signature verification failed; nothing was deployed:\n  ${failures.join('\n  ')}`,
+      {
+        hint: 'sign the images with the key matching "verify-key" (gantry sign / sign-image) before deploying',
+      },
+    );
   }
 }
 
 // --- dry run, patch, restore, history ------------------------------------------------------------------
 
-async function dryRunPatches(client: KubeClient, ns: string, plans: readonly DeploymentPlan[], logger: Logger): Promise<void> {
+async function dryRunPatches(
+  client: KubeClient,
+  ns: string,
+  plans: readonly DeploymentPlan[],
+  logger: Logger,
+): Promise<void> {
   for (const p of plans) {
     if (!p.patch) {
       logger.info(`${p.name}: unchanged (already at the target digests)`);
@@ -486,7 +595,10 @@ async function patchDeployment(
   return retryKube(
     async (attempt) => {
       if (attempt > 1) {
-        const live = await client.request<Deployment>({ path, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        const live = await client.request<Deployment>({
+          path,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        });
         const again = planDeploy({
           targets: ctx.targets.filter((t) => t.deployment === plan.name),
           digests: ctx.digests,
@@ -495,7 +607,8 @@ async function patchDeployment(
         });
         failOnProblems(again.problems);
         plan = again.deployments[0] ?? plan;
-        if (!plan.changed || !plan.patch) throw new GantryError('check-failed', `${plan.name} reached the target digests concurrently`);
+        if (!plan.changed || !plan.patch)
+          throw new GantryError('check-failed', `${plan.name} reached the target digests concurrently`);
       }
       const after = await client.request<Deployment>({
         method: 'PATCH',
@@ -517,13 +630,21 @@ async function patchDeployment(
           ctx.logger.debug(`${plan.name}: conflict (${errorMessage(e)}); re-reading and re-planning`);
           return true;
         }
-        return e instanceof KubeApiError ? e.status === 429 || e.status >= 500 : (e as { netCode?: string } | null)?.netCode !== undefined;
+        return e instanceof KubeApiError
+          ? e.status === 429 || e.status >= 500
+          : (e as { netCode?: string } | null)?.netCode !== undefined;
       },
     },
   );
 }
 
-async function restoreAll(report: DeployReport, patched: readonly Patched[], options: DeployOptions, deps: DeployDeps, cancelled: boolean): Promise<void> {
+async function restoreAll(
+  report: DeployReport,
+  patched: readonly Patched[],
+  options: DeployOptions,
+  deps: DeployDeps,
+  cancelled: boolean,
+): Promise<void> {
   const { client, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const start = clock.now();
@@ -535,7 +656,12 @@ async function restoreAll(report: DeployReport, patched: readonly Patched[], opt
           return await restoreDeployment(
             client,
             options.namespace,
-            { name: p.plan.name, template: p.plan.previous.template, annotations: p.plan.previous.annotations, expected: p.appliedTemplate },
+            {
+              name: p.plan.name,
+              template: p.plan.previous.template,
+              annotations: p.plan.previous.annotations,
+              expected: p.appliedTemplate,
+            },
             { logger },
           );
         } catch (e) {
@@ -558,7 +684,9 @@ async function restoreAll(report: DeployReport, patched: readonly Patched[], opt
         });
       } else logger.error(`${o.name}: NOT restored: ${o.message}`);
     }
-    const restoreTimeout = cancelled ? Math.min(options.restoreTimeoutMs ?? 10_000, 10_000) : (options.restoreTimeoutMs ?? 300_000);
+    const restoreTimeout = cancelled
+      ? Math.min(options.restoreTimeoutMs ?? 10_000, 10_000)
+      : (options.restoreTimeoutMs ?? 300_000);
     const healthy = await waitForRollouts({
       client,
       namespace: options.namespace,
@@ -579,9 +707,14 @@ async function restoreAll(report: DeployReport, patched: readonly Patched[], opt
         r.message = `restore ${h.state}: ${h.failure?.message ?? h.message.trim()}`;
       }
     }
-    const allBack = outcomes.every((o) => o.status === 'restored' || o.status === 'unchanged') && healthy.every((h) => h.state === 'succeeded');
+    const allBack =
+      outcomes.every((o) => o.status === 'restored' || o.status === 'unchanged') &&
+      healthy.every((h) => h.state === 'succeeded');
     report.result = allBack ? 'rolled-back' : 'failed';
-    if (allBack) logger.info(`restored ${patched.length} deployment${patched.length === 1 ? '' : 's'} to their previous templates; healthy again`);
+    if (allBack)
+      logger.info(
+        `restored ${patched.length} deployment${patched.length === 1 ? '' : 's'} to their previous templates; healthy again`,
+      );
     else logger.error('the restore did not complete: see the deployments above');
   });
   report.timings.restoreMs = clock.now() - start;
@@ -593,7 +726,13 @@ function deploymentReport(p: DeploymentPlan): DeploymentReport {
     changed: p.changed,
     result: p.changed ? 'not-started' : 'unchanged',
     ...(p.previous.revision !== undefined ? { revisionBefore: p.previous.revision } : {}),
-    images: p.containers.map((c) => ({ container: c.container, init: c.init, before: c.from, after: c.to, requested: c.requested })),
+    images: p.containers.map((c) => ({
+      container: c.container,
+      init: c.init,
+      before: c.from,
+      after: c.to,
+      requested: c.requested,
+    })),
   };
 }
 
@@ -610,18 +749,29 @@ function applyResults(report: DeployReport, results: readonly RolloutResult[]): 
   for (const d of report.deployments) if (!d.changed) d.result = 'unchanged';
 }
 
-async function writeHistory(client: KubeClient, ns: string, report: DeployReport, options: DeployOptions, logger: Logger): Promise<void> {
+async function writeHistory(
+  client: KubeClient,
+  ns: string,
+  report: DeployReport,
+  options: DeployOptions,
+  logger: Logger,
+): Promise<void> {
   const record = historyRecord(report, options);
   try {
     await recordHistory(client, ns, record, { logger });
-    logger.info(`history: recorded run ${report.runId} (${report.result}) in configmap ${ns}/gantry-deploy-history`);
+    logger.info(
+      `history: recorded run ${report.runId} (${report.result}) in configmap ${ns}/gantry-deploy-history`,
+    );
   } catch (e) {
     logger.warning(`history: could not record this run (${errorMessage(e)}); the deploy result stands`);
   }
 }
 
 /** Pure: the history record of a finished run. */
-export function historyRecord(report: DeployReport, options: Pick<DeployOptions, 'commit' | 'runUrl' | 'actor' | 'changeCause'>): HistoryRecord {
+export function historyRecord(
+  report: DeployReport,
+  options: Pick<DeployOptions, 'commit' | 'runUrl' | 'actor' | 'changeCause'>,
+): HistoryRecord {
   return {
     id: report.runId,
     startedAt: report.startedAt,
@@ -639,7 +789,12 @@ export function historyRecord(report: DeployReport, options: Pick<DeployOptions,
       result: d.result === 'planned' ? 'not-started' : d.result,
       ...(d.revisionBefore !== undefined ? { revisionBefore: d.revisionBefore } : {}),
       ...(d.revisionAfter !== undefined ? { revisionAfter: d.revisionAfter } : {}),
-      images: d.images.map((i) => ({ container: i.container, init: i.init, before: i.before, after: i.after })),
+      images: d.images.map((i) => ({
+        container: i.container,
+        init: i.init,
+        before: i.before,
+        after: i.after,
+      })),
       ...(d.readyMs !== undefined ? { readyMs: d.readyMs } : {}),
     })),
     ...(report.failure
@@ -658,7 +813,13 @@ export function historyRecord(report: DeployReport, options: Pick<DeployOptions,
 
 /** The failure as the on-call engineer reads it: where, what, the logs and the events. */
 export function failureText(f: FailureCause): string {
-  const where = [`deployment ${f.deployment}`, f.pod ? `pod ${f.pod}` : '', f.container ? `container ${f.container}` : ''].filter(Boolean).join(', ');
+  const where = [
+    `deployment ${f.deployment}`,
+    f.pod ? `pod ${f.pod}` : '',
+    f.container ? `container ${f.container}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   const lines = [`${f.reason}: ${where}`, `  ${f.message}`];
   if (f.logs.length > 0) lines.push(`  last ${f.logs.length} log lines:`, ...f.logs.map((l) => `    | ${l}`));
   if (f.events.length > 0) lines.push('  recent events:', ...f.events.map((e) => `    ${e}`));

@@ -105,11 +105,17 @@ export interface RolledBackMark {
  * (so "last good" never picks them); a record whose changed deployments are all rolled back gets
  * the run result 'rolled-back' too.
  */
-export function markRolledBack(records: readonly HistoryRecord[], marks: readonly RolledBackMark[], by: string): HistoryRecord[] {
+export function markRolledBack(
+  records: readonly HistoryRecord[],
+  marks: readonly RolledBackMark[],
+  by: string,
+): HistoryRecord[] {
   return records.map((r) => {
     const mark = marks.find((m) => m.id === r.id);
     if (!mark) return r;
-    const deployments = r.deployments.map((d) => (mark.deployments.includes(d.name) && d.changed ? { ...d, result: 'rolled-back' as const } : d));
+    const deployments = r.deployments.map((d) =>
+      mark.deployments.includes(d.name) && d.changed ? { ...d, result: 'rolled-back' as const } : d,
+    );
     const all = deployments.filter((d) => d.changed).every((d) => d.result === 'rolled-back');
     return { ...r, deployments, rolledBackBy: by, ...(all ? { result: 'rolled-back' as const } : {}) };
   });
@@ -146,7 +152,13 @@ export function appendHistory(
 export function lastGood(records: readonly HistoryRecord[], deployment: string): HistoryRecord | undefined {
   for (let i = records.length - 1; i >= 0; i--) {
     const r = records[i];
-    if (r?.result === 'succeeded' && r.deployments.some((d) => d.name === deployment && d.result !== 'not-started' && d.result !== 'rolled-back')) return r;
+    if (
+      r?.result === 'succeeded' &&
+      r.deployments.some(
+        (d) => d.name === deployment && d.result !== 'not-started' && d.result !== 'rolled-back',
+      )
+    )
+      return r;
   }
   return undefined;
 }
@@ -159,7 +171,12 @@ export async function recordHistory(
   client: KubeClient,
   namespace: string,
   record: HistoryRecord,
-  options: { limit?: number; logger?: Logger; signal?: AbortSignal; markRolledBack?: readonly RolledBackMark[] } = {},
+  options: {
+    limit?: number;
+    logger?: Logger;
+    signal?: AbortSignal;
+    markRolledBack?: readonly RolledBackMark[];
+  } = {},
 ): Promise<void> {
   const path = resourcePath('configmaps', namespace, HISTORY_CONFIGMAP);
   await retryKube(
@@ -171,7 +188,9 @@ export async function recordHistory(
         if (!(e instanceof KubeApiError && e.status === 404)) throw e;
       }
       const existing = readHistory(cm);
-      const marked = options.markRolledBack?.length ? markRolledBack(existing, options.markRolledBack, record.id) : existing;
+      const marked = options.markRolledBack?.length
+        ? markRolledBack(existing, options.markRolledBack, record.id)
+        : existing;
       const data = appendHistory(marked, record, options.limit);
       if (!cm) {
         await client.request({
@@ -180,7 +199,11 @@ export async function recordHistory(
           body: {
             apiVersion: 'v1',
             kind: 'ConfigMap',
-            metadata: { name: HISTORY_CONFIGMAP, namespace, labels: { 'app.kubernetes.io/managed-by': 'gantry' } },
+            metadata: {
+              name: HISTORY_CONFIGMAP,
+              namespace,
+              labels: { 'app.kubernetes.io/managed-by': 'gantry' },
+            },
             data,
           },
         });
@@ -195,7 +218,10 @@ export async function recordHistory(
     {
       what: `record deploy history in configmap ${namespace}/${HISTORY_CONFIGMAP}`,
       maxAttempts: 8,
-      retryable: (e) => (e instanceof KubeApiError && e.conflict) || (e instanceof KubeApiError && (e.status === 429 || e.status >= 500)) || (e instanceof GantryError && (e as { netCode?: string }).netCode !== undefined),
+      retryable: (e) =>
+        (e instanceof KubeApiError && e.conflict) ||
+        (e instanceof KubeApiError && (e.status === 429 || e.status >= 500)) ||
+        (e instanceof GantryError && (e as { netCode?: string }).netCode !== undefined),
       ...(options.signal ? { signal: options.signal } : {}),
       onRetry: ({ error }) => options.logger?.debug(`history: retrying (${errorMessage(error)})`),
     },
@@ -205,7 +231,9 @@ export async function recordHistory(
 /** Reads a namespace's history (for rollback and `gantry rollout-status --history`). */
 export async function fetchHistory(client: KubeClient, namespace: string): Promise<HistoryRecord[]> {
   try {
-    return readHistory(await client.request<ConfigMap>({ path: resourcePath('configmaps', namespace, HISTORY_CONFIGMAP) }));
+    return readHistory(
+      await client.request<ConfigMap>({ path: resourcePath('configmaps', namespace, HISTORY_CONFIGMAP) }),
+    );
   } catch (e) {
     if (e instanceof KubeApiError && e.status === 404) return [];
     throw e;

@@ -79,7 +79,10 @@ export async function keyVerifier(o: KeyVerifierOptions): Promise<ImageVerifier>
         return await loadVerificationKey({ key, env: o.env ?? process.env, label: inputName });
       } catch (e) {
         if (e instanceof ConfigurationError) throw e;
-        throw new ConfigurationError(`input "${inputName}": ${errorMessage(e)}`, { input: inputName, cause: e });
+        throw new ConfigurationError(`input "${inputName}": ${errorMessage(e)}`, {
+          input: inputName,
+          cause: e,
+        });
       }
     }),
   );
@@ -89,10 +92,18 @@ export async function keyVerifier(o: KeyVerifierOptions): Promise<ImageVerifier>
     async verify(image, digest) {
       try {
         const r = await verifySignaturesOf(sigRegistry, image, digest, policy);
-        return { verified: r.verified, signers: [...new Set(r.signatures.map((s) => s.signer))], problems: r.problems };
+        return {
+          verified: r.verified,
+          signers: [...new Set(r.signatures.map((s) => s.signer))],
+          problems: r.problems,
+        };
       } catch (e) {
         if (e instanceof GantryError && e.code === 'not-found') {
-          return { verified: false, signers: [], problems: [`no signature found for ${formatReference(image)}@${digest}`] };
+          return {
+            verified: false,
+            signers: [],
+            problems: [`no signature found for ${formatReference(image)}@${digest}`],
+          };
         }
         throw e;
       }

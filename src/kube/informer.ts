@@ -94,7 +94,9 @@ export async function runInformer<T extends KObject>(opts: InformerOptions<T>): 
       if (e instanceof KubeApiError && e.gone) gone = true;
       else if (isRetryableKubeError(e) || isStreamError(e)) {
         failures++;
-        opts.logger?.debug(`watch ${opts.path} dropped (${errorMessage(e)}); resuming from ${resourceVersion}`);
+        opts.logger?.debug(
+          `watch ${opts.path} dropped (${errorMessage(e)}); resuming from ${resourceVersion}`,
+        );
       } else throw e;
     }
     if (gone) {
@@ -113,5 +115,7 @@ export async function runInformer<T extends KObject>(opts: InformerOptions<T>): 
 }
 
 function isStreamError(e: unknown): boolean {
-  return e instanceof SyntaxError || (e instanceof Error && /aborted|socket hang up|premature/i.test(e.message));
+  return (
+    e instanceof SyntaxError || (e instanceof Error && /aborted|socket hang up|premature/i.test(e.message))
+  );
 }

@@ -77,7 +77,8 @@ interface RawKubeconfig {
 /** How the `kubeconfig` value was given. */
 export function kubeconfigKind(value: string): 'yaml' | 'base64' | 'path' {
   const v = value.trim();
-  if (/\n/.test(v) || /^(apiVersion|kind|clusters|current-context)\s*:/m.test(v) || v.startsWith('{')) return 'yaml';
+  if (/\n/.test(v) || /^(apiVersion|kind|clusters|current-context)\s*:/m.test(v) || v.startsWith('{'))
+    return 'yaml';
   if (/^[A-Za-z0-9+/=\s]+$/.test(v) && v.length >= 40 && v.length % 4 === 0) {
     const decoded = Buffer.from(v, 'base64').toString('utf8');
     if (/(clusters|apiVersion)\s*:/.test(decoded) || decoded.trim().startsWith('{')) return 'base64';
@@ -92,7 +93,9 @@ async function parseYamlText(text: string, origin: string, inputName: string): P
     if (!doc || typeof doc !== 'object') throw new Error('not a mapping');
     return doc as RawKubeconfig;
   } catch (e) {
-    throw new ConfigurationError(`${origin} is not a valid kubeconfig (${errorMessage(e)})`, { input: inputName });
+    throw new ConfigurationError(`${origin} is not a valid kubeconfig (${errorMessage(e)})`, {
+      input: inputName,
+    });
   }
 }
 
@@ -100,7 +103,9 @@ function readFileFor(path: string, what: string, inputName: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new ConfigurationError(`${what} "${path}" cannot be read (${errorMessage(e)})`, { input: inputName });
+    throw new ConfigurationError(`${what} "${path}" cannot be read (${errorMessage(e)})`, {
+      input: inputName,
+    });
   }
 }
 
@@ -113,7 +118,10 @@ async function loadDocuments(src: KubeconfigSource): Promise<{ docs: RawKubeconf
     const kind = kubeconfigKind(value);
     if (kind === 'yaml') {
       src.masker?.add(value);
-      return { docs: [await parseYamlText(value, `input "${inputName}"`, inputName)], origin: `input "${inputName}"` };
+      return {
+        docs: [await parseYamlText(value, `input "${inputName}"`, inputName)],
+        origin: `input "${inputName}"`,
+      };
     }
     if (kind === 'base64') {
       src.masker?.add(value);
@@ -164,7 +172,8 @@ function findNamed<T>(
 
 function decodeData(value: string, what: string, inputName: string): Buffer {
   const buf = Buffer.from(value, 'base64');
-  if (buf.length === 0) throw new ConfigurationError(`kubeconfig ${what} is not base64`, { input: inputName });
+  if (buf.length === 0)
+    throw new ConfigurationError(`kubeconfig ${what} is not base64`, { input: inputName });
   return buf;
 }
 
@@ -174,7 +183,9 @@ export async function loadClusterConnection(src: KubeconfigSource): Promise<Clus
   const { docs, origin } = await loadDocuments(src);
   const contextName = src.context ?? docs.find((d) => d['current-context'])?.['current-context'];
   const fail = (problem: string): never => {
-    throw new ConfigurationError(`kubeconfig (${origin}): ${problem}`, { input: src.context && problem.includes('context') ? 'context' : inputName });
+    throw new ConfigurationError(`kubeconfig (${origin}): ${problem}`, {
+      input: src.context && problem.includes('context') ? 'context' : inputName,
+    });
   };
   if (!contextName) return fail('no current-context and no context given; set input "context"');
   const context = findNamed<RawContext>(docs, 'contexts', 'context', contextName);
@@ -210,12 +221,15 @@ export async function loadClusterConnection(src: KubeconfigSource): Promise<Clus
   } else if (cluster['certificate-authority']) {
     conn.ca = readFileFor(cluster['certificate-authority'], 'certificate-authority file', inputName);
   }
-  if (user['client-certificate-data']) conn.cert = decodeData(user['client-certificate-data'], 'client-certificate-data', inputName);
-  else if (user['client-certificate']) conn.cert = readFileFor(user['client-certificate'], 'client-certificate file', inputName);
+  if (user['client-certificate-data'])
+    conn.cert = decodeData(user['client-certificate-data'], 'client-certificate-data', inputName);
+  else if (user['client-certificate'])
+    conn.cert = readFileFor(user['client-certificate'], 'client-certificate file', inputName);
   if (user['client-key-data']) conn.key = decodeData(user['client-key-data'], 'client-key-data', inputName);
   else if (user['client-key']) conn.key = readFileFor(user['client-key'], 'client-key file', inputName);
   if (user.token) conn.token = user.token;
-  else if (user.tokenFile) conn.token = readFileFor(user.tokenFile, 'tokenFile', inputName).toString('utf8').trim();
+  else if (user.tokenFile)
+    conn.token = readFileFor(user.tokenFile, 'tokenFile', inputName).toString('utf8').trim();
   if (user.username !== undefined) conn.username = user.username;
   if (user.password !== undefined) conn.password = user.password;
   if ((conn.cert === undefined) !== (conn.key === undefined)) {

@@ -18,7 +18,14 @@ export const LOCK_ANNOTATIONS = { runUrl: 'gantry.dev/run-url', description: 'ga
 export type LockDecision =
   | { action: 'create' }
   | { action: 'take'; why: 'free' | 'expired' | 'ours' }
-  | { action: 'wait'; holder: string; description?: string; runUrl?: string; since?: string; expiresInMs: number };
+  | {
+      action: 'wait';
+      holder: string;
+      description?: string;
+      runUrl?: string;
+      since?: string;
+      expiresInMs: number;
+    };
 
 /** Lease times are RFC 3339 with microseconds (metav1.MicroTime). */
 export function microTime(ms: number): string {
@@ -98,13 +105,17 @@ function leaseBody(o: LockOptions, now: number, base?: Lease): Lease {
       leaseDurationSeconds: duration,
       acquireTime: microTime(now),
       renewTime: microTime(now),
-      leaseTransitions: (base?.spec?.leaseTransitions ?? 0) + (base?.spec?.holderIdentity && base.spec.holderIdentity !== o.identity ? 1 : 0),
+      leaseTransitions:
+        (base?.spec?.leaseTransitions ?? 0) +
+        (base?.spec?.holderIdentity && base.spec.holderIdentity !== o.identity ? 1 : 0),
     },
   };
 }
 
 const transient = (e: unknown): boolean =>
-  e instanceof KubeApiError ? e.status === 429 || e.status >= 500 : e instanceof GantryError && (e as { netCode?: string }).netCode !== undefined;
+  e instanceof KubeApiError
+    ? e.status === 429 || e.status >= 500
+    : e instanceof GantryError && (e as { netCode?: string }).netCode !== undefined;
 
 /** Takes the namespace's deploy lock, waiting (and saying for whom) while another run holds it. */
 export async function acquireDeployLock(o: LockOptions): Promise<DeployLock> {
@@ -114,14 +125,20 @@ export async function acquireDeployLock(o: LockOptions): Promise<DeployLock> {
   const waitMs = o.waitMs ?? 600_000;
   let lastHolder: string | undefined;
   for (;;) {
-    if (o.signal?.aborted) throw new GantryError('cancelled', 'cancelled while waiting for the deploy lock', { cause: o.signal.reason });
+    if (o.signal?.aborted)
+      throw new GantryError('cancelled', 'cancelled while waiting for the deploy lock', {
+        cause: o.signal.reason,
+      });
     let lease: Lease | undefined;
     try {
-      lease = await retryKube(() => o.client.request<Lease>({ path, ...(o.signal ? { signal: o.signal } : {}) }), {
-        what: `read lease ${o.namespace}/${LOCK_LEASE}`,
-        ...(o.signal ? { signal: o.signal } : {}),
-        retryable: (e) => transient(e),
-      });
+      lease = await retryKube(
+        () => o.client.request<Lease>({ path, ...(o.signal ? { signal: o.signal } : {}) }),
+        {
+          what: `read lease ${o.namespace}/${LOCK_LEASE}`,
+          ...(o.signal ? { signal: o.signal } : {}),
+          retryable: (e) => transient(e),
+        },
+      );
     } catch (e) {
       if (!(e instanceof KubeApiError && e.status === 404)) throw e;
     }
@@ -129,11 +146,18 @@ export async function acquireDeployLock(o: LockOptions): Promise<DeployLock> {
     const decision = decideLock(lease, o.identity, now);
     try {
       if (decision.action === 'create') {
-        await o.client.request({ method: 'POST', path: resourcePath('leases', o.namespace), body: leaseBody(o, now) });
+        await o.client.request({
+          method: 'POST',
+          path: resourcePath('leases', o.namespace),
+          body: leaseBody(o, now),
+        });
         break;
       }
       if (decision.action === 'take') {
-        if (decision.why === 'expired') o.logger?.warning(`deploy lock: taking over the expired lease of ${lease?.spec?.holderIdentity ?? '?'}`);
+        if (decision.why === 'expired')
+          o.logger?.warning(
+            `deploy lock: taking over the expired lease of ${lease?.spec?.holderIdentity ?? '?'}`,
+          );
         await o.client.request({ method: 'PUT', path, body: leaseBody(o, now, lease) });
         break;
       }
@@ -150,21 +174,29 @@ export async function acquireDeployLock(o: LockOptions): Promise<DeployLock> {
     const waited = now - started;
     const holder = describeHolder(decision);
     if (waited >= waitMs) {
-      throw new GantryError('timeout', `the deploy lock of namespace "${o.namespace}" is still held by ${holder} after waiting ${formatDuration(waited)}`, {
-        hint: `wait for that run to finish, or raise "lock-timeout"; a crashed holder's lease expires ${formatDuration(decision.expiresInMs)} after its last renewal`,
-      });
+      throw new GantryError(
+        'timeout',
+        `the deploy lock of namespace "${o.namespace}" is still held by ${holder} after waiting ${formatDuration(waited)}`,
+        {
+          hint: `wait for that run to finish, or raise "lock-timeout"; a crashed holder's lease expires ${formatDuration(decision.expiresInMs)} after its last renewal`,
+        },
+      );
     }
     if (holder !== lastHolder) {
       o.logger?.info(`deploy lock held by ${holder}; waiting (up to ${formatDuration(waitMs)})`);
       lastHolder = holder;
     } else o.logger?.progress(`waiting for the deploy lock held by ${holder} (${formatDuration(waited)})`);
     const jitter = Math.round(Math.random() * 200);
-    await clock.sleep(Math.min((o.pollMs ?? 1_000) + jitter, Math.max(50, decision.expiresInMs)), o.signal).catch((e: unknown) => {
-      throw new GantryError('cancelled', 'cancelled while waiting for the deploy lock', { cause: e });
-    });
+    await clock
+      .sleep(Math.min((o.pollMs ?? 1_000) + jitter, Math.max(50, decision.expiresInMs)), o.signal)
+      .catch((e: unknown) => {
+        throw new GantryError('cancelled', 'cancelled while waiting for the deploy lock', { cause: e });
+      });
   }
   const waitedMs = clock.now() - started;
-  o.logger?.info(`deploy lock ${o.namespace}/${LOCK_LEASE} taken${waitedMs > 1000 ? ` after waiting ${formatDuration(waitedMs)}` : ''}`);
+  o.logger?.info(
+    `deploy lock ${o.namespace}/${LOCK_LEASE} taken${waitedMs > 1000 ? ` after waiting ${formatDuration(waitedMs)}` : ''}`,
+  );
   return holdLock(o, clock, waitedMs);
 }
 
@@ -179,9 +211,15 @@ function holdLock(o: LockOptions, clock: Clock, waitedMs: number): DeployLock {
         o.logger?.warning(`deploy lock: lost the lease to ${lease.spec?.holderIdentity ?? 'nobody'}`);
         return;
       }
-      await o.client.request({ method: 'PUT', path, body: { ...lease, spec: { ...lease.spec, renewTime: microTime(clock.now()) } } });
+      await o.client.request({
+        method: 'PUT',
+        path,
+        body: { ...lease, spec: { ...lease.spec, renewTime: microTime(clock.now()) } },
+      });
     } catch (e) {
-      o.logger?.debug(`deploy lock: renewal failed (${errorMessage(e)}); next try in ${Math.round(duration / 3)}s`);
+      o.logger?.debug(
+        `deploy lock: renewal failed (${errorMessage(e)}); next try in ${Math.round(duration / 3)}s`,
+      );
     }
   };
   const timer = setInterval(() => void renew(), (duration * 1000) / 3);
@@ -202,7 +240,10 @@ function holdLock(o: LockOptions, clock: Clock, waitedMs: number): DeployLock {
             await o.client.request({
               method: 'PUT',
               path,
-              body: { ...lease, spec: { ...lease.spec, holderIdentity: null, acquireTime: null, renewTime: null } },
+              body: {
+                ...lease,
+                spec: { ...lease.spec, holderIdentity: null, acquireTime: null, renewTime: null },
+              },
             });
           },
           {

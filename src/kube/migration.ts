@@ -37,23 +37,33 @@ export interface MigrationOutcome {
 const MIGRATION_LABEL = 'gantry.dev/migration';
 
 /** Parses the `migration` input: a Deployment name, or a path to a Job manifest. */
-export function parseMigrationInput(value: string | undefined, args: readonly string[], inputName = 'migration'): MigrationSpec | undefined {
+export function parseMigrationInput(
+  value: string | undefined,
+  args: readonly string[],
+  inputName = 'migration',
+): MigrationSpec | undefined {
   if (value === undefined) {
     if (args.length > 0) {
-      throw new ConfigurationError(`input "migration-args" is set but input "${inputName}" is not; name the deployment whose template runs the migration`, {
-        input: 'migration-args',
-      });
+      throw new ConfigurationError(
+        `input "migration-args" is set but input "${inputName}" is not; name the deployment whose template runs the migration`,
+        {
+          input: 'migration-args',
+        },
+      );
     }
     return undefined;
   }
-  if (/\.(ya?ml|json)$/i.test(value) || value.includes('/') && !/^[a-z0-9-.]+\/[a-z0-9-]+$/.test(value)) {
+  if (/\.(ya?ml|json)$/i.test(value) || (value.includes('/') && !/^[a-z0-9-.]+\/[a-z0-9-]+$/.test(value))) {
     return { kind: 'manifest', path: value };
   }
   const [deployment = '', container] = value.split('/');
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(deployment)) {
-    throw new ConfigurationError(`input "${inputName}" is "${value}": neither a deployment name nor a Job manifest path (.yaml/.yml/.json)`, {
-      input: inputName,
-    });
+    throw new ConfigurationError(
+      `input "${inputName}" is "${value}": neither a deployment name nor a Job manifest path (.yaml/.yml/.json)`,
+      {
+        input: inputName,
+      },
+    );
   }
   return { kind: 'deployment', deployment, ...(container ? { container } : {}), args: [...args] };
 }
@@ -99,7 +109,10 @@ export function migrationJobFromDeployment(
       backoffLimit: 0,
       ttlSecondsAfterFinished: 86_400,
       template: {
-        metadata: { labels: { [MIGRATION_LABEL]: name }, annotations: { ...(template.metadata?.annotations ?? {}) } },
+        metadata: {
+          labels: { [MIGRATION_LABEL]: name },
+          annotations: { ...(template.metadata?.annotations ?? {}) },
+        },
         spec: {
           ...podSpec,
           containers: [main],
@@ -134,12 +147,17 @@ async function loadManifest(path: string): Promise<Job> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new ConfigurationError(`input "migration": cannot read Job manifest "${path}" (${errorMessage(e)})`, { input: 'migration' });
+    throw new ConfigurationError(
+      `input "migration": cannot read Job manifest "${path}" (${errorMessage(e)})`,
+      { input: 'migration' },
+    );
   }
   const { parse } = await loadYaml();
   const doc = parse(text) as Job | null;
   if (!doc || doc.kind !== 'Job' || !doc.spec?.template) {
-    throw new ConfigurationError(`input "migration": "${path}" is not a batch/v1 Job manifest`, { input: 'migration' });
+    throw new ConfigurationError(`input "migration": "${path}" is not a batch/v1 Job manifest`, {
+      input: 'migration',
+    });
   }
   return doc;
 }
@@ -150,22 +168,45 @@ export async function runMigration(spec: MigrationSpec, ctx: MigrationContext): 
   const start = clock.now();
   let job: Job;
   if (spec.kind === 'deployment') {
-    const d = await ctx.client.request<Deployment>({ path: resourcePath('deployments', ctx.namespace, spec.deployment) });
-    job = migrationJobFromDeployment(d, spec, ctx.images.get(spec.deployment) ?? {}, jobName(spec.deployment, ctx.runId));
+    const d = await ctx.client.request<Deployment>({
+      path: resourcePath('deployments', ctx.namespace, spec.deployment),
+    });
+    job = migrationJobFromDeployment(
+      d,
+      spec,
+      ctx.images.get(spec.deployment) ?? {},
+      jobName(spec.deployment, ctx.runId),
+    );
   } else {
     job = await loadManifest(spec.path);
     const name = jobName(job.metadata.name ?? 'migration', ctx.runId);
-    job.metadata = { ...job.metadata, name, namespace: ctx.namespace, labels: { ...job.metadata.labels, [MIGRATION_LABEL]: name } };
+    job.metadata = {
+      ...job.metadata,
+      name,
+      namespace: ctx.namespace,
+      labels: { ...job.metadata.labels, [MIGRATION_LABEL]: name },
+    };
     const tpl = job.spec!.template!;
     tpl.metadata = { ...tpl.metadata, labels: { ...tpl.metadata?.labels, [MIGRATION_LABEL]: name } };
   }
   const name = job.metadata.name ?? '';
   const image = job.spec?.template?.spec?.containers[0]?.image ?? '?';
-  await retryKube(() => ctx.client.request({ method: 'POST', path: resourcePath('jobs', ctx.namespace), body: job }), {
-    what: `create migration Job ${ctx.namespace}/${name}`,
-  });
-  ctx.logger.info(`migration Job ${name} started (${image}${job.spec?.template?.spec?.containers[0]?.args ? ` ${job.spec.template.spec.containers[0].args.join(' ')}` : ''})`);
-  const outcome = (status: MigrationOutcome['status'], message: string, pod?: Pod, logs: string[] = [], events: string[] = []): MigrationOutcome => ({
+  await retryKube(
+    () => ctx.client.request({ method: 'POST', path: resourcePath('jobs', ctx.namespace), body: job }),
+    {
+      what: `create migration Job ${ctx.namespace}/${name}`,
+    },
+  );
+  ctx.logger.info(
+    `migration Job ${name} started (${image}${job.spec?.template?.spec?.containers[0]?.args ? ` ${job.spec.template.spec.containers[0].args.join(' ')}` : ''})`,
+  );
+  const outcome = (
+    status: MigrationOutcome['status'],
+    message: string,
+    pod?: Pod,
+    logs: string[] = [],
+    events: string[] = [],
+  ): MigrationOutcome => ({
     job: name,
     status,
     message,
@@ -187,25 +228,39 @@ export async function runMigration(spec: MigrationSpec, ctx: MigrationContext): 
     const [logs, events] = await Promise.all([
       podLogs(ctx.client, ctx.namespace, pod.metadata.name, container, 20, false),
       ctx.client
-        .request<KList<KEvent>>({ path: resourcePath('events', ctx.namespace), query: { fieldSelector: `involvedObject.name=${pod.metadata.name}` } })
-        .then((l) => formatEvents((l.items ?? []).filter((e) => e.involvedObject?.name === pod.metadata.name)))
+        .request<KList<KEvent>>({
+          path: resourcePath('events', ctx.namespace),
+          query: { fieldSelector: `involvedObject.name=${pod.metadata.name}` },
+        })
+        .then((l) =>
+          formatEvents((l.items ?? []).filter((e) => e.involvedObject?.name === pod.metadata.name)),
+        )
         .catch((e: unknown) => [`(events unavailable: ${errorMessage(e)})`]),
     ]);
     return { logs, events };
   };
   for (;;) {
-    if (ctx.signal?.aborted) return outcome('cancelled', 'cancelled while the migration ran (the Job is left running)');
-    const j = await retryKube(() => ctx.client.request<Job>({ path: resourcePath('jobs', ctx.namespace, name) }), {
-      what: `GET Job ${ctx.namespace}/${name}`,
-    });
+    if (ctx.signal?.aborted)
+      return outcome('cancelled', 'cancelled while the migration ran (the Job is left running)');
+    const j = await retryKube(
+      () => ctx.client.request<Job>({ path: resourcePath('jobs', ctx.namespace, name) }),
+      {
+        what: `GET Job ${ctx.namespace}/${name}`,
+      },
+    );
     const conditions = j.status?.conditions ?? [];
     const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
-    if ((j.status?.succeeded ?? 0) >= 1 || conditions.some((c) => c.type === 'Complete' && c.status === 'True')) {
+    if (
+      (j.status?.succeeded ?? 0) >= 1 ||
+      conditions.some((c) => c.type === 'Complete' && c.status === 'True')
+    ) {
       ctx.logger.info(`migration Job ${name} completed in ${formatDuration(clock.now() - start)}`);
       return outcome('succeeded', 'completed');
     }
     const list = await pods().catch(() => [] as Pod[]);
-    const last = list.sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '')).at(-1);
+    const last = list
+      .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''))
+      .at(-1);
     if (failed || (j.status?.failed ?? 0) > 0) {
       const term = last?.status?.containerStatuses?.[0]?.state?.terminated;
       const msg = `${failed?.reason ?? 'Failed'}: ${failed?.message ?? 'the Job failed'}${term ? ` (container exit code ${term.exitCode ?? '?'}${term.reason ? `, ${term.reason}` : ''})` : ''}`;
@@ -219,7 +274,13 @@ export async function runMigration(spec: MigrationSpec, ctx: MigrationContext): 
     }
     if (clock.now() - start >= ctx.timeoutMs) {
       const d = await details(last);
-      return outcome('timeout', `not complete after ${formatDuration(ctx.timeoutMs)}`, last, d.logs, d.events);
+      return outcome(
+        'timeout',
+        `not complete after ${formatDuration(ctx.timeoutMs)}`,
+        last,
+        d.logs,
+        d.events,
+      );
     }
     ctx.logger.progress(`migration Job ${name}: ${last?.status?.phase ?? 'Pending'}`);
     try {

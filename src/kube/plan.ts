@@ -11,7 +11,12 @@
  */
 import { formatReference } from '../oci/reference.js';
 import { isPinnedTo, pinnedImage, type DeployTarget } from './targets.js';
-import { CHANGE_CAUSE_ANNOTATION, REVISION_ANNOTATION, type Deployment, type PodTemplateSpec } from './types.js';
+import {
+  CHANGE_CAUSE_ANNOTATION,
+  REVISION_ANNOTATION,
+  type Deployment,
+  type PodTemplateSpec,
+} from './types.js';
 
 /** Annotations gantry writes on the Deployment (not the pod template: they must not make a revision). */
 export const ANNOTATIONS = {
@@ -130,7 +135,11 @@ export function planDeploy(input: PlanInput): DeployPlan {
   for (const [name, targets] of byDeployment) {
     const d = input.deployments.get(name);
     if (!d) {
-      problems.push({ kind: 'missing-deployment', deployment: name, message: `deployment "${name}" not found` });
+      problems.push({
+        kind: 'missing-deployment',
+        deployment: name,
+        message: `deployment "${name}" not found`,
+      });
       continue;
     }
     if (d.spec?.paused) {
@@ -189,7 +198,11 @@ export function planDeploy(input: PlanInput): DeployPlan {
   return { deployments: plans, problems };
 }
 
-function buildPatch(d: Deployment, changes: readonly ContainerChange[], meta: DeployMetadata): StrategicMergePatch {
+function buildPatch(
+  d: Deployment,
+  changes: readonly ContainerChange[],
+  meta: DeployMetadata,
+): StrategicMergePatch {
   const podSpec: Record<string, unknown> = {};
   const app = changes.filter((c) => !c.init && c.changed);
   const init = changes.filter((c) => c.init && c.changed);

@@ -93,7 +93,11 @@ export function eventTime(e: KEvent): number {
   return t ? Date.parse(t) : 0;
 }
 
-function latestWarning(events: readonly KEvent[], reasons: readonly string[], container?: string): string | undefined {
+function latestWarning(
+  events: readonly KEvent[],
+  reasons: readonly string[],
+  container?: string,
+): string | undefined {
   const hit = events.find(
     (e) =>
       e.type === 'Warning' &&
@@ -141,7 +145,8 @@ function classifyContainer(
   }
   // failed runs so far: every restart followed a termination, and a container backing off or
   // lying terminated right now has one more that restartCount does not count yet
-  const failedNow = waitingReason === 'CrashLoopBackOff' || (current !== undefined && (current.exitCode ?? 0) !== 0);
+  const failedNow =
+    waitingReason === 'CrashLoopBackOff' || (current !== undefined && (current.exitCode ?? 0) !== 0);
   const crashedBefore = (last?.exitCode ?? 0) !== 0 || waitingReason === 'CrashLoopBackOff';
   const crashes = restarts + (failedNow ? 1 : 0);
   if ((failedNow || crashedBefore) && crashes >= minRestarts) {
@@ -190,9 +195,7 @@ export function classifyPodFailure(
       return {
         reason: 'Unschedulable',
         message:
-          scheduled.message ??
-          latestWarning(podEvents, ['FailedScheduling']) ??
-          'no node can run this pod',
+          scheduled.message ?? latestWarning(podEvents, ['FailedScheduling']) ?? 'no node can run this pod',
       };
     }
   }
@@ -220,7 +223,10 @@ export function classifyDeploymentFailure(deployment: Deployment): PodFailure | 
   const conditions = deployment.status?.conditions;
   const failure = condition(conditions, 'ReplicaFailure');
   if (failure?.status === 'True') {
-    return { reason: 'FailedCreate', message: failure.message ?? failure.reason ?? 'pods could not be created' };
+    return {
+      reason: 'FailedCreate',
+      message: failure.message ?? failure.reason ?? 'pods could not be created',
+    };
   }
   const progressing = condition(conditions, 'Progressing');
   if (progressing?.reason === 'ProgressDeadlineExceeded') {

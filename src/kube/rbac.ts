@@ -37,7 +37,13 @@ export function requiredPermissions(needs: PermissionNeeds): Permission[] {
     { group: '', resource: 'pods', subresource: 'log', verb: 'get', why: 'show the logs of a failing pod' },
     { group: '', resource: 'events', verb: 'list', why: 'show why a pod fails' },
   ];
-  if (needs.atomic) p.push({ group: 'apps', resource: 'deployments', verb: 'update', why: 'restore the previous template on failure (atomic)' });
+  if (needs.atomic)
+    p.push({
+      group: 'apps',
+      resource: 'deployments',
+      verb: 'update',
+      why: 'restore the previous template on failure (atomic)',
+    });
   if (needs.lock) {
     p.push(
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', why: 'the deploy lock' },
@@ -77,7 +83,10 @@ export function roleRulesFor(missing: readonly Permission[]): string {
     byKey.set(key, e);
   }
   return [...byKey.values()]
-    .map((r) => `- apiGroups: ["${r.group}"]\n  resources: ["${r.resource}"]\n  verbs: [${r.verbs.map((v) => `"${v}"`).join(', ')}]`)
+    .map(
+      (r) =>
+        `- apiGroups: ["${r.group}"]\n  resources: ["${r.resource}"]\n  verbs: [${r.verbs.map((v) => `"${v}"`).join(', ')}]`,
+    )
     .join('\n');
 }
 
@@ -124,7 +133,10 @@ export async function reviewAccess(
               },
               ...(options.signal ? { signal: options.signal } : {}),
             }),
-          { what: `access review ${permissionLabel(permission)}`, ...(options.signal ? { signal: options.signal } : {}) },
+          {
+            what: `access review ${permissionLabel(permission)}`,
+            ...(options.signal ? { signal: options.signal } : {}),
+          },
         );
         return {
           permission,
@@ -135,7 +147,9 @@ export async function reviewAccess(
     );
   } catch (e) {
     if (e instanceof KubeApiError && (e.status === 404 || e.status === 405)) {
-      options.logger?.warning(`permission pre-check skipped: the API server has no SelfSubjectAccessReview (${errorMessage(e)})`);
+      options.logger?.warning(
+        `permission pre-check skipped: the API server has no SelfSubjectAccessReview (${errorMessage(e)})`,
+      );
       return undefined;
     }
     throw e;
@@ -144,7 +158,9 @@ export async function reviewAccess(
 
 /** The message for denied permissions: what is missing, why it is needed, and the rule to add. */
 export function explainMissing(namespace: string, denied: readonly AccessReview[]): string {
-  const lines = denied.map((d) => `  - ${permissionLabel(d.permission)} in namespace "${namespace}" (needed to ${d.permission.why})`);
+  const lines = denied.map(
+    (d) => `  - ${permissionLabel(d.permission)} in namespace "${namespace}" (needed to ${d.permission.why})`,
+  );
   return [
     `the deployer lacks ${denied.length} permission${denied.length === 1 ? '' : 's'}:`,
     ...lines,

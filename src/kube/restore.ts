@@ -15,7 +15,9 @@ import type { Deployment, PodTemplateSpec } from './types.js';
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }
@@ -66,7 +68,12 @@ export async function restoreDeployment(
     async () => {
       const live = await client.request<Deployment>({ path });
       if (sameTemplate(live.spec?.template, req.template)) {
-        return { name: req.name, status: 'unchanged', message: 'already at the previous template', deployment: live };
+        return {
+          name: req.name,
+          status: 'unchanged',
+          message: 'already at the previous template',
+          deployment: live,
+        };
       }
       if (req.expected && !sameTemplate(live.spec?.template, req.expected)) {
         return {
@@ -88,7 +95,12 @@ export async function restoreDeployment(
       };
       delete (body as { status?: unknown }).status;
       const updated = await client.request<Deployment>({ method: 'PUT', path, body });
-      return { name: req.name, status: 'restored', message: 'previous template restored', deployment: updated };
+      return {
+        name: req.name,
+        status: 'restored',
+        message: 'previous template restored',
+        deployment: updated,
+      };
     },
     {
       what: `restore deployment ${namespace}/${req.name}`,
@@ -99,7 +111,9 @@ export async function restoreDeployment(
           options.logger?.debug(`restore ${req.name}: conflict (${errorMessage(e)}); re-reading`);
           return true;
         }
-        return e instanceof KubeApiError ? e.status === 429 || e.status >= 500 : (e as { netCode?: string } | null)?.netCode !== undefined;
+        return e instanceof KubeApiError
+          ? e.status === 429 || e.status >= 500
+          : (e as { netCode?: string } | null)?.netCode !== undefined;
       },
       ...(options.signal ? { signal: options.signal } : {}),
     },

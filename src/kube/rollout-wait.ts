@@ -15,7 +15,13 @@ import { GantryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { resourcePath, type KubeClient } from './client.js';
 import { runInformer } from './informer.js';
-import { classifyDeploymentFailure, classifyPodFailure, eventTime, type ClassifyOptions, type PodFailure } from './pod-failure.js';
+import {
+  classifyDeploymentFailure,
+  classifyPodFailure,
+  eventTime,
+  type ClassifyOptions,
+  type PodFailure,
+} from './pod-failure.js';
 import { rolloutStatus } from './rollout-status.js';
 import { matchesSelector } from './selectors.js';
 import type { Deployment, KEvent, KList, Pod } from './types.js';
@@ -58,12 +64,18 @@ export interface Evaluation {
 }
 
 /** The pods of `target`'s template among `pods` (matching the Deployment's selector and images). */
-export function podsOfTemplate(deployment: Deployment, images: Readonly<Record<string, string>>, pods: Iterable<Pod>): Pod[] {
+export function podsOfTemplate(
+  deployment: Deployment,
+  images: Readonly<Record<string, string>>,
+  pods: Iterable<Pod>,
+): Pod[] {
   const out: Pod[] = [];
   for (const pod of pods) {
     if (!matchesSelector(pod.metadata.labels, deployment.spec?.selector)) continue;
     const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-    const match = Object.entries(images).every(([name, image]) => all.find((c) => c.name === name)?.image === image);
+    const match = Object.entries(images).every(
+      ([name, image]) => all.find((c) => c.name === name)?.image === image,
+    );
     if (match) out.push(pod);
   }
   return out.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
@@ -78,13 +90,22 @@ export function evaluateRollout(
   options: ClassifyOptions = {},
 ): Evaluation {
   if (!deployment) {
-    return { state: 'failed', message: '', failure: { reason: 'Deleted', message: `deployment "${target.name}" was deleted during the rollout` } };
+    return {
+      state: 'failed',
+      message: '',
+      failure: { reason: 'Deleted', message: `deployment "${target.name}" was deleted during the rollout` },
+    };
   }
   const fresh = (deployment.metadata.generation ?? 0) >= target.generation;
   const status = rolloutStatus(deployment);
   for (const pod of podsOfTemplate(deployment, target.images, pods)) {
     const failure = classifyPodFailure(pod, [], now, options);
-    if (failure) return { state: 'failed', message: status.message, failure: { ...failure, pod: pod.metadata.name ?? '' } };
+    if (failure)
+      return {
+        state: 'failed',
+        message: status.message,
+        failure: { ...failure, pod: pod.metadata.name ?? '' },
+      };
   }
   if (fresh && (deployment.status?.observedGeneration ?? 0) >= target.generation) {
     const dep = classifyDeploymentFailure(deployment);
@@ -119,7 +140,10 @@ export async function waitForRollouts(opts: WaitOptions): Promise<RolloutResult[
   const clock = opts.clock ?? systemClock;
   const phase = opts.phase ?? 'rollout';
   const results = new Map<string, RolloutResult>(
-    opts.targets.map((t) => [t.name, { name: t.name, state: 'pending', message: 'Waiting for deployment spec update to be observed...\n' }]),
+    opts.targets.map((t) => [
+      t.name,
+      { name: t.name, state: 'pending', message: 'Waiting for deployment spec update to be observed...\n' },
+    ]),
   );
   if (opts.targets.length === 0) return [];
   const inner = new AbortController();
@@ -129,9 +153,15 @@ export async function waitForRollouts(opts: WaitOptions): Promise<RolloutResult[
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let deployments: ReadonlyMap<string, Deployment> | undefined;
   let pods: ReadonlyMap<string, Pod> | undefined;
-  let settle!: (value: { kind: 'done' | 'failed' | 'timeout' | 'cancelled'; failed?: { target: RolloutTarget; evaluation: Evaluation } }) => void;
+  let settle!: (value: {
+    kind: 'done' | 'failed' | 'timeout' | 'cancelled';
+    failed?: { target: RolloutTarget; evaluation: Evaluation };
+  }) => void;
   let fail!: (e: unknown) => void;
-  const finished = new Promise<{ kind: 'done' | 'failed' | 'timeout' | 'cancelled'; failed?: { target: RolloutTarget; evaluation: Evaluation } }>((resolve, reject) => {
+  const finished = new Promise<{
+    kind: 'done' | 'failed' | 'timeout' | 'cancelled';
+    failed?: { target: RolloutTarget; evaluation: Evaluation };
+  }>((resolve, reject) => {
     settle = resolve;
     fail = reject;
   });
@@ -202,12 +232,15 @@ export async function waitForRollouts(opts: WaitOptions): Promise<RolloutResult[
   }).catch(informerError);
   // time-based rules (grace periods) need re-evaluation even when nothing changes
   const ticker = setInterval(schedule, 1_000);
-  const timer = setTimeout(() => {
-    if (!settled) {
-      settled = true;
-      settle({ kind: 'timeout' });
-    }
-  }, Math.max(0, opts.timeoutMs));
+  const timer = setTimeout(
+    () => {
+      if (!settled) {
+        settled = true;
+        settle({ kind: 'timeout' });
+      }
+    },
+    Math.max(0, opts.timeoutMs),
+  );
   const onAbort = (): void => {
     if (!settled) {
       settled = true;
@@ -249,7 +282,8 @@ export async function waitForRollouts(opts: WaitOptions): Promise<RolloutResult[
       r.state = outcome.kind;
       if (outcome.kind === 'timeout') {
         const d = deployments?.get(t.name);
-        const stuck = d && pods ? podsOfTemplate(d, t.images, pods.values()).find((p) => !isPodReady(p)) : undefined;
+        const stuck =
+          d && pods ? podsOfTemplate(d, t.images, pods.values()).find((p) => !isPodReady(p)) : undefined;
         r.failure = await describeFailure({
           client: opts.client,
           namespace: opts.namespace,
@@ -293,7 +327,10 @@ export function formatEvents(events: readonly KEvent[], limit = 10): string[] {
   return [...events]
     .sort((a, b) => eventTime(a) - eventTime(b))
     .slice(-limit)
-    .map((e) => `${e.type ?? 'Normal'} ${e.reason ?? ''}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ''}: ${e.message ?? ''}`);
+    .map(
+      (e) =>
+        `${e.type ?? 'Normal'} ${e.reason ?? ''}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ''}: ${e.message ?? ''}`,
+    );
 }
 
 interface DescribeOptions {
@@ -329,9 +366,10 @@ export async function describeFailure(o: DescribeOptions): Promise<FailureCause>
   }
   if (podName && o.pod) {
     const container = failure.container ?? o.pod.spec?.containers[0]?.name;
-    const cs = [...(o.pod.status?.initContainerStatuses ?? []), ...(o.pod.status?.containerStatuses ?? [])].find(
-      (c) => c.name === container,
-    );
+    const cs = [
+      ...(o.pod.status?.initContainerStatuses ?? []),
+      ...(o.pod.status?.containerStatuses ?? []),
+    ].find((c) => c.name === container);
     const previous = (cs?.restartCount ?? 0) > 0 && cs?.state?.terminated === undefined;
     logs = await podLogs(o.client, o.namespace, podName, container, o.logLines, previous);
   }
@@ -370,7 +408,10 @@ export async function podLogs(
     // a container that exited and was not restarted: its lines are the current log on a real
     // kubelet; some report them as the previous instance's — take whichever has them
     if (!previous && text.trim() === '') text = await get(true).catch(() => '');
-    return text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1).slice(-lines);
+    return text
+      .split(/\r?\n/)
+      .filter((l, i, all) => l !== '' || i < all.length - 1)
+      .slice(-lines);
   } catch (e) {
     return [`(logs unavailable: ${errorMessage(e)})`];
   }

@@ -75,12 +75,19 @@ export function readDeployInputs(inputs: Inputs): DeployInputs {
 }
 
 /** Pure: inputs + environment → the library's options (everything validated, nothing contacted). */
-export function toDeployOptions(i: DeployInputs, env: NodeJS.ProcessEnv, contextNamespace?: string): DeployOptions {
+export function toDeployOptions(
+  i: DeployInputs,
+  env: NodeJS.ProcessEnv,
+  contextNamespace?: string,
+): DeployOptions {
   const targets = parseDeployTargets(i.deployments, parseBuiltImages(i.images));
   if ((i.registryUsername === undefined) !== (i.registryPassword === undefined)) {
-    throw new ConfigurationError('registry-username and registry-password go together: give both or neither', {
-      input: i.registryUsername === undefined ? 'registry-username' : 'registry-password',
-    });
+    throw new ConfigurationError(
+      'registry-username and registry-password go together: give both or neither',
+      {
+        input: i.registryUsername === undefined ? 'registry-username' : 'registry-password',
+      },
+    );
   }
   const migration = parseMigrationInput(i.migration, i.migrationArgs);
   const runUrl = runUrlFromEnv(env);
@@ -95,7 +102,12 @@ export function toDeployOptions(i: DeployInputs, env: NodeJS.ProcessEnv, context
     lock: i.lock,
     lockTimeoutMs: i.lockTimeoutMs,
     dryRun: i.dryRun,
-    changeCause: i.changeCause ?? defaultChangeCause(env, targets.map((t) => t.source.split('=').slice(1).join('='))),
+    changeCause:
+      i.changeCause ??
+      defaultChangeCause(
+        env,
+        targets.map((t) => t.source.split('=').slice(1).join('=')),
+      ),
     ...(env.GITHUB_SHA ? { commit: env.GITHUB_SHA } : {}),
     ...(runUrl ? { runUrl } : {}),
     ...(env.GITHUB_ACTOR ? { actor: env.GITHUB_ACTOR } : {}),
@@ -149,7 +161,10 @@ const RESULT_ICON: Record<string, string> = {
 
 /** Pure: the job summary — a table per deployment with old → new image, time to ready, result. */
 export function deploySummary(report: DeployReport): string {
-  const s = new SummaryBuilder().heading(`k3s-deploy: ${report.result}${report.dryRun ? ' (dry run)' : ''} in namespace ${report.namespace}`, 2);
+  const s = new SummaryBuilder().heading(
+    `k3s-deploy: ${report.result}${report.dryRun ? ' (dry run)' : ''} in namespace ${report.namespace}`,
+    2,
+  );
   const rows = report.deployments.flatMap((d) =>
     d.images.map((i, n) => [
       n === 0 ? d.name : '',
@@ -179,10 +194,15 @@ export function deploySummary(report: DeployReport): string {
 
 /** Pure: the CLI's human output. */
 export function humanReport(report: DeployReport): string {
-  const lines = [`${report.result}${report.dryRun ? ' (dry run)' : ''}: namespace ${report.namespace}, run ${report.runId}, ${formatDuration(report.durationMs)}`];
+  const lines = [
+    `${report.result}${report.dryRun ? ' (dry run)' : ''}: namespace ${report.namespace}, run ${report.runId}, ${formatDuration(report.durationMs)}`,
+  ];
   for (const d of report.deployments) {
-    lines.push(`  ${d.name}: ${d.result}${d.readyMs !== undefined ? ` (ready in ${formatDuration(d.readyMs)})` : ''}`);
-    for (const i of d.images) lines.push(`    ${i.container}${i.init ? ' (init)' : ''}: ${i.before} → ${i.after}`);
+    lines.push(
+      `  ${d.name}: ${d.result}${d.readyMs !== undefined ? ` (ready in ${formatDuration(d.readyMs)})` : ''}`,
+    );
+    for (const i of d.images)
+      lines.push(`    ${i.container}${i.init ? ' (init)' : ''}: ${i.before} → ${i.after}`);
   }
   if (report.failure) lines.push(failureText(report.failure));
   return lines.join('\n');
@@ -214,11 +234,14 @@ export async function runDeploy(i: DeployInputs, ctx: RunDeployContext): Promise
   const registry = registryClient({
     env,
     logger,
-    ...(i.registryUsername && i.registryPassword ? { credentials: { username: i.registryUsername, password: i.registryPassword } } : {}),
+    ...(i.registryUsername && i.registryPassword
+      ? { credentials: { username: i.registryUsername, password: i.registryPassword } }
+      : {}),
   });
   try {
     const verifier =
-      ctx.verifier ?? (i.verifyKey.length > 0 ? await keyVerifier({ keys: i.verifyKey, registry, env }) : undefined);
+      ctx.verifier ??
+      (i.verifyKey.length > 0 ? await keyVerifier({ keys: i.verifyKey, registry, env }) : undefined);
     logger.info(
       `deploying ${options.targets.length} image${options.targets.length === 1 ? '' : 's'} to ${conn.server} (context ${conn.context}), namespace ${options.namespace}${options.dryRun ? ' — dry run' : ''}`,
     );
@@ -258,7 +281,10 @@ export interface RolloutStatusReport {
  * `kubectl rollout status` for one or more Deployments as they are now, with gantry's fail-fast:
  * returns as soon as all are complete or one shows a failure that waiting will not heal.
  */
-export async function runRolloutStatus(i: RolloutStatusInputs, ctx: RunDeployContext): Promise<RolloutStatusReport> {
+export async function runRolloutStatus(
+  i: RolloutStatusInputs,
+  ctx: RunDeployContext,
+): Promise<RolloutStatusReport> {
   if (i.deployments.length === 0) {
     throw new ConfigurationError('name at least one deployment', { input: 'deployments' });
   }
@@ -280,11 +306,18 @@ export async function runRolloutStatus(i: RolloutStatusInputs, ctx: RunDeployCon
           d = await client.request<Deployment>({ path: resourcePath('deployments', namespace, name) });
         } catch (e) {
           if (e instanceof KubeApiError && e.status === 404) {
-            throw new ConfigurationError(`deployment "${name}" not found in namespace "${namespace}"`, { input: 'deployments' });
+            throw new ConfigurationError(`deployment "${name}" not found in namespace "${namespace}"`, {
+              input: 'deployments',
+            });
           }
           throw e;
         }
-        return { name, generation: d.metadata.generation ?? 0, images: containerImages(d.spec?.template), startedAt: now };
+        return {
+          name,
+          generation: d.metadata.generation ?? 0,
+          images: containerImages(d.spec?.template),
+          startedAt: now,
+        };
       }),
     );
     const results = await waitForRollouts({

@@ -4,7 +4,10 @@
  */
 import type { LabelSelector } from './types.js';
 
-export function matchesSelector(labels: Readonly<Record<string, string>> | undefined, selector: LabelSelector | undefined): boolean {
+export function matchesSelector(
+  labels: Readonly<Record<string, string>> | undefined,
+  selector: LabelSelector | undefined,
+): boolean {
   if (!selector) return false;
   const l = labels ?? {};
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;

@@ -73,9 +73,12 @@ export function parseDeployTargets(
     );
   };
   if (lines.length === 0) {
-    throw new ConfigurationError(`input "${inputName}" is required; write one <deployment>[/<container>]=<image> per line`, {
-      input: inputName,
-    });
+    throw new ConfigurationError(
+      `input "${inputName}" is required; write one <deployment>[/<container>]=<image> per line`,
+      {
+        input: inputName,
+      },
+    );
   }
   const seen = new Set<string>();
   const targets: DeployTarget[] = [];

@@ -72,7 +72,10 @@ export interface Deployment extends KObject {
     replicas?: number;
     selector?: LabelSelector;
     template?: PodTemplateSpec;
-    strategy?: { type?: string; rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
+    strategy?: {
+      type?: string;
+      rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
+    };
     minReadySeconds?: number;
     paused?: boolean;
     progressDeadlineSeconds?: number;
@@ -91,7 +94,12 @@ export interface Deployment extends KObject {
 
 export interface ReplicaSet extends KObject {
   spec?: { replicas?: number; selector?: LabelSelector; template?: PodTemplateSpec };
-  status?: { replicas?: number; readyReplicas?: number; availableReplicas?: number; conditions?: Condition[] };
+  status?: {
+    replicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    conditions?: Condition[];
+  };
 }
 
 export interface ContainerState {

@@ -15,7 +15,11 @@ let dir: string;
 beforeAll(async () => {
   env = await startKubeEnv();
   dir = await mkdtemp(join(tmpdir(), 'gantry-action-'));
-  const built = await exec('node', [join(import.meta.dirname, '../../scripts/build.mjs'), '--outdir', join(dir, 'dist')]);
+  const built = await exec('node', [
+    join(import.meta.dirname, '../../scripts/build.mjs'),
+    '--outdir',
+    join(dir, 'dist'),
+  ]);
   expect(built.exitCode, built.stderr).toBe(0);
   bundle = join(dir, 'dist', 'k3s-deploy.js');
 });
@@ -35,7 +39,10 @@ interface ActionRun {
   summary: string;
 }
 
-async function runAction(inputs: Record<string, string>, onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void): Promise<ActionRun> {
+async function runAction(
+  inputs: Record<string, string>,
+  onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void,
+): Promise<ActionRun> {
   const outFile = join(dir, `out-${Date.now()}-${Math.random()}`);
   const summaryFile = `${outFile}.md`;
   await writeFile(outFile, '');
@@ -60,8 +67,16 @@ async function runAction(inputs: Record<string, string>, onStdout?: (all: string
     onStdout?.(stdout, (s) => child.kill(s));
   });
   child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
-  return { code, signal, stdout, outputs: parseOutputs(await readFile(outFile, 'utf8')), summary: await readFile(summaryFile, 'utf8') };
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+    child.on('close', (c, s) => r([c, s])),
+  );
+  return {
+    code,
+    signal,
+    stdout,
+    outputs: parseOutputs(await readFile(outFile, 'utf8')),
+    summary: await readFile(summaryFile, 'utf8'),
+  };
 }
 
 describe('the k3s-deploy action bundle', () => {
@@ -70,11 +85,21 @@ describe('the k3s-deploy action bundle', () => {
     const v1 = await env.image('act/api', 'v1');
     await env.createDeployment('act', { name: 'api', image: v1, replicas: 1 });
     const v2 = await env.image('act/api', 'v2');
-    const r = await runAction({ kubeconfig: env.kubesim.kubeconfigYaml, namespace: 'act', deployments: `api=${v2}` });
+    const r = await runAction({
+      kubeconfig: env.kubesim.kubeconfigYaml,
+      namespace: 'act',
+      deployments: `api=${v2}`,
+    });
     expect(r.code, r.stdout).toBe(0);
     expect(r.outputs.result).toBe('succeeded');
-    const previous = JSON.parse(r.outputs.previous ?? '{}') as Record<string, { images: Record<string, string> }>;
-    const deployed = JSON.parse(r.outputs.deployed ?? '{}') as Record<string, { images: Record<string, string> }>;
+    const previous = JSON.parse(r.outputs.previous ?? '{}') as Record<
+      string,
+      { images: Record<string, string> }
+    >;
+    const deployed = JSON.parse(r.outputs.deployed ?? '{}') as Record<
+      string,
+      { images: Record<string, string> }
+    >;
     expect(previous.api?.images.api).toBe(v1);
     expect(deployed.api?.images.api).toMatch(/act\/api@sha256:/);
     expect(JSON.parse(r.outputs.report ?? '{}')).toMatchObject({ result: 'succeeded', namespace: 'act' });
@@ -82,20 +107,27 @@ describe('the k3s-deploy action bundle', () => {
     expect(r.stdout).toContain('::group::pre-flight');
     expect(r.stdout).not.toContain(env.kubesim.token);
     const d = await env.getDeployment('act', 'api');
-    expect(d.metadata.annotations?.['kubernetes.io/change-cause']).toContain('commit c0ffee1 · by ci-bot · https://gitea.example/acme/shop/actions/runs/99');
-    expect(d.metadata.annotations?.['gantry.dev/run-url']).toBe('https://gitea.example/acme/shop/actions/runs/99');
+    expect(d.metadata.annotations?.['kubernetes.io/change-cause']).toContain(
+      'commit c0ffee1 · by ci-bot · https://gitea.example/acme/shop/actions/runs/99',
+    );
+    expect(d.metadata.annotations?.['gantry.dev/run-url']).toBe(
+      'https://gitea.example/acme/shop/actions/runs/99',
+    );
   });
 
   it('a real SIGTERM during the wait restores the deployment, releases the lock and exits non-zero', async () => {
     const before = await env.getDeployment('act', 'api');
     const stuck = await env.image('act/api', 'v3', 'never-ready');
     let sent = false;
-    const r = await runAction({ kubeconfig: env.kubesim.kubeconfigYaml, namespace: 'act', deployments: `api=${stuck}` }, (all, kill) => {
-      if (!sent && all.includes('::group::wait for 1 rollout')) {
-        sent = true;
-        setTimeout(() => kill('SIGTERM'), 300);
-      }
-    });
+    const r = await runAction(
+      { kubeconfig: env.kubesim.kubeconfigYaml, namespace: 'act', deployments: `api=${stuck}` },
+      (all, kill) => {
+        if (!sent && all.includes('::group::wait for 1 rollout')) {
+          sent = true;
+          setTimeout(() => kill('SIGTERM'), 300);
+        }
+      },
+    );
     expect(sent).toBe(true);
     expect(r.code, r.stdout).toBe(1);
     expect(r.outputs.result).toBe('rolled-back');

@@ -29,12 +29,22 @@ import { startRegistry } from '../../sandbox/registry.js';
 import { pushTestImage } from '../fixtures/oci-images.js';
 
 export interface DeployBenchResult {
-  crashloop: { gantryVerdictMs: number; gantryTotalMs: number; gantryReason: string; kubectl30Ms: number; kubectlMessage: string };
+  crashloop: {
+    gantryVerdictMs: number;
+    gantryTotalMs: number;
+    gantryReason: string;
+    kubectl30Ms: number;
+    kubectlMessage: string;
+  };
   success: { gantryLagMs: number[]; kubectlLagMs: number[] };
   fanout: { oneMs: number; thirtyMs: number; oneWaitMs: number; thirtyWaitMs: number };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string; endedAt: number }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string; endedAt: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -46,7 +56,12 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
   });
 }
 
-export async function measureDeploy(o: { cli: string; kubectl: string; successIterations: number; log?: (l: string) => void }): Promise<DeployBenchResult> {
+export async function measureDeploy(o: {
+  cli: string;
+  kubectl: string;
+  successIterations: number;
+  log?: (l: string) => void;
+}): Promise<DeployBenchResult> {
   const log = o.log ?? (() => undefined);
   const reg = await startRegistry();
   const ks = await startKubesim({ registry: reg.host, clockSpeed: 1 });
@@ -59,13 +74,25 @@ export async function measureDeploy(o: { cli: string; kubectl: string; successIt
   let n = 0;
   const image = async (repo: string, behavior: string): Promise<string> => {
     const tag = `t${++n}`;
-    await pushTestImage(reg.url, repo, tag, { labels: { 'dev.gantry.sim/behavior': behavior }, content: `${repo}:${tag}:${behavior}` });
+    await pushTestImage(reg.url, repo, tag, {
+      labels: { 'dev.gantry.sim/behavior': behavior },
+      content: `${repo}:${tag}:${behavior}`,
+    });
     return `${reg.host}/${repo}:${tag}`;
   };
   const ns = async (name: string): Promise<void> => {
-    await client.request({ method: 'POST', path: resourcePath('namespaces', undefined), body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+    await client.request({
+      method: 'POST',
+      path: resourcePath('namespaces', undefined),
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+    });
   };
-  const create = async (namespace: string, name: string, img: string, extra: { replicas?: number; deadline?: number } = {}): Promise<void> => {
+  const create = async (
+    namespace: string,
+    name: string,
+    img: string,
+    extra: { replicas?: number; deadline?: number } = {},
+  ): Promise<void> => {
     await client.request({
       method: 'POST',
       path: resourcePath('deployments', namespace),
@@ -78,21 +105,35 @@ export async function measureDeploy(o: { cli: string; kubectl: string; successIt
           progressDeadlineSeconds: extra.deadline ?? 600,
           selector: { matchLabels: { app: name } },
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: img }] } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: { containers: [{ name: 'app', image: img }] },
+          },
         },
       },
     });
   };
   const until = async (namespace: string, names: string[]): Promise<void> => {
     for (;;) {
-      const ds = await Promise.all(names.map((x) => client.request<Deployment>({ path: resourcePath('deployments', namespace, x) })));
+      const ds = await Promise.all(
+        names.map((x) => client.request<Deployment>({ path: resourcePath('deployments', namespace, x) })),
+      );
       if (ds.every((d) => rolloutStatus(d).done)) return;
       await new Promise((r) => setTimeout(r, 100));
     }
   };
   const runDeploy = (namespace: string, lines: string[]) =>
     deploy(
-      { namespace, targets: parseDeployTargets(lines), timeoutMs: 300_000, atomic: true, lock: true, dryRun: false, changeCause: 'bench', checkPermissions: true },
+      {
+        namespace,
+        targets: parseDeployTargets(lines),
+        timeoutMs: 300_000,
+        atomic: true,
+        lock: true,
+        dryRun: false,
+        changeCause: 'bench',
+        checkPermissions: true,
+      },
       { client, resolver, logger: new MemoryLogger() },
     );
   try {
@@ -123,7 +164,9 @@ export async function measureDeploy(o: { cli: string; kubectl: string; successIt
       kubectl30Ms: k.ms,
       kubectlMessage: k.message,
     };
-    log(`crashloop: gantry ${Math.round(crashloop.gantryVerdictMs)} ms (${crashloop.gantryReason}), kubectl ${Math.round(k.ms)} ms (${k.message})`);
+    log(
+      `crashloop: gantry ${Math.round(crashloop.gantryVerdictMs)} ms (${crashloop.gantryReason}), kubectl ${Math.round(k.ms)} ms (${k.message})`,
+    );
 
     // --- (b) success-detection lag -------------------------------------------------------------------------
     await ns('lag');
@@ -143,7 +186,14 @@ export async function measureDeploy(o: { cli: string; kubectl: string; successIt
         onChange: (items) => {
           const d = items.get('api');
           const cur = state.current;
-          if (d && cur && (d.metadata.generation ?? 0) >= (cur.metadata.generation ?? 0) && rolloutStatus(d).done && !completeAt) completeAt = performance.now();
+          if (
+            d &&
+            cur &&
+            (d.metadata.generation ?? 0) >= (cur.metadata.generation ?? 0) &&
+            rolloutStatus(d).done &&
+            !completeAt
+          )
+            completeAt = performance.now();
         },
       }).catch(() => undefined);
       state.current = await client.request<Deployment>({
@@ -153,15 +203,22 @@ export async function measureDeploy(o: { cli: string; kubectl: string; successIt
         contentType: PATCH_TYPES.strategic,
       });
       const [g, kk] = await Promise.all([
-        run('node', [o.cli, 'rollout-status', 'api', '--namespace', 'lag', '--kubeconfig', ks.kubeconfig], { PATH: kenv.PATH }),
+        run('node', [o.cli, 'rollout-status', 'api', '--namespace', 'lag', '--kubeconfig', ks.kubeconfig], {
+          PATH: kenv.PATH,
+        }),
         kubectl('rollout', 'status', 'deployment/api', '-n', 'lag', '--timeout=120s'),
       ]);
       controller.abort();
       await watcher;
-      if (g.code !== 0 || kk.code !== 0) throw new Error(`rollout status failed: gantry ${g.code} ${g.stderr} / kubectl ${kk.code} ${kk.stderr}`);
+      if (g.code !== 0 || kk.code !== 0)
+        throw new Error(
+          `rollout status failed: gantry ${g.code} ${g.stderr} / kubectl ${kk.code} ${kk.stderr}`,
+        );
       success.gantryLagMs.push(g.endedAt - completeAt);
       success.kubectlLagMs.push(kk.endedAt - completeAt);
-      log(`success lag #${i + 1}: gantry ${Math.round(g.endedAt - completeAt)} ms, kubectl ${Math.round(kk.endedAt - completeAt)} ms`);
+      log(
+        `success lag #${i + 1}: gantry ${Math.round(g.endedAt - completeAt)} ms, kubectl ${Math.round(kk.endedAt - completeAt)} ms`,
+      );
     }
 
     // --- (c) fan-out -----------------------------------------------------------------------------------------
@@ -174,9 +231,18 @@ export async function measureDeploy(o: { cli: string; kubectl: string; successIt
     for (const name of names) await create('fan-thirty', name, f1);
     await Promise.all([until('fan-one', ['svc-0']), until('fan-thirty', names)]);
     const one = await runDeploy('fan-one', [`svc-0=${f2}`]);
-    const thirty = await runDeploy('fan-thirty', names.map((x) => `${x}=${f2}`));
-    if (one.result !== 'succeeded' || thirty.result !== 'succeeded') throw new Error(`fan-out deploys: ${one.result} / ${thirty.result}`);
-    const fanout = { oneMs: one.durationMs, thirtyMs: thirty.durationMs, oneWaitMs: one.timings.waitMs ?? NaN, thirtyWaitMs: thirty.timings.waitMs ?? NaN };
+    const thirty = await runDeploy(
+      'fan-thirty',
+      names.map((x) => `${x}=${f2}`),
+    );
+    if (one.result !== 'succeeded' || thirty.result !== 'succeeded')
+      throw new Error(`fan-out deploys: ${one.result} / ${thirty.result}`);
+    const fanout = {
+      oneMs: one.durationMs,
+      thirtyMs: thirty.durationMs,
+      oneWaitMs: one.timings.waitMs ?? NaN,
+      thirtyWaitMs: thirty.timings.waitMs ?? NaN,
+    };
     log(`fan-out: one ${one.durationMs} ms, thirty ${thirty.durationMs} ms`);
     return { crashloop, success, fanout };
   } finally {

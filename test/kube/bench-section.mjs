@@ -42,7 +42,9 @@ export const deploySection = {
       format: 'esm',
       target: 'node20',
       logLevel: 'warning',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
     });
     const { measureDeploy } = await import(pathToFileURL(outfile).href);
     const cli = await ctx.cli();
@@ -57,14 +59,48 @@ export const deploySection = {
     const gLag = median(r.success.gantryLagMs);
     const kLag = median(r.success.kubectlLagMs);
     const rows = [
-      { measure: 'crashloop verdict: gantry (from patch)', value: `${fmt(c.gantryVerdictMs)} ms`, peer: `kubectl (deadline 30 s): ${fmt(c.kubectl30Ms)} ms`, ratio: `${fmt(c.kubectl30Ms / c.gantryVerdictMs, 1)}×`, target: '' },
-      { measure: 'crashloop verdict at the 600 s default (kubectl extrapolated)', value: `${fmt(c.gantryVerdictMs)} ms`, peer: `kubectl: ${fmt(kubectl600)} ms`, ratio: `${fmt(kubectl600 / c.gantryVerdictMs, 0)}×`, target: kubectl600 / c.gantryVerdictMs >= 30 ? '≥ 30× yes' : '≥ 30× NO' },
-      { measure: 'success lag after the Deployment is complete (median)', value: `${fmt(gLag)} ms`, peer: `kubectl: ${fmt(kLag)} ms`, ratio: `${fmt(gLag - kLag)} ms vs kubectl`, target: gLag <= 500 ? '≤ 500 ms yes' : '≤ 500 ms NO' },
-      { measure: 'fan-out: 30 deployments vs 1 (whole deploy)', value: `${fmt(r.fanout.thirtyMs)} ms`, peer: `1 deployment: ${fmt(r.fanout.oneMs)} ms`, ratio: `${fmt(r.fanout.thirtyMs / r.fanout.oneMs, 2)}×`, target: r.fanout.thirtyMs / r.fanout.oneMs <= 1.3 ? '≤ 1.3× yes' : '≤ 1.3× NO' },
-      { measure: 'fan-out: wait phase only', value: `${fmt(r.fanout.thirtyWaitMs)} ms`, peer: `1 deployment: ${fmt(r.fanout.oneWaitMs)} ms`, ratio: `${fmt(r.fanout.thirtyWaitMs / r.fanout.oneWaitMs, 2)}×`, target: '' },
+      {
+        measure: 'crashloop verdict: gantry (from patch)',
+        value: `${fmt(c.gantryVerdictMs)} ms`,
+        peer: `kubectl (deadline 30 s): ${fmt(c.kubectl30Ms)} ms`,
+        ratio: `${fmt(c.kubectl30Ms / c.gantryVerdictMs, 1)}×`,
+        target: '',
+      },
+      {
+        measure: 'crashloop verdict at the 600 s default (kubectl extrapolated)',
+        value: `${fmt(c.gantryVerdictMs)} ms`,
+        peer: `kubectl: ${fmt(kubectl600)} ms`,
+        ratio: `${fmt(kubectl600 / c.gantryVerdictMs, 0)}×`,
+        target: kubectl600 / c.gantryVerdictMs >= 30 ? '≥ 30× yes' : '≥ 30× NO',
+      },
+      {
+        measure: 'success lag after the Deployment is complete (median)',
+        value: `${fmt(gLag)} ms`,
+        peer: `kubectl: ${fmt(kLag)} ms`,
+        ratio: `${fmt(gLag - kLag)} ms vs kubectl`,
+        target: gLag <= 500 ? '≤ 500 ms yes' : '≤ 500 ms NO',
+      },
+      {
+        measure: 'fan-out: 30 deployments vs 1 (whole deploy)',
+        value: `${fmt(r.fanout.thirtyMs)} ms`,
+        peer: `1 deployment: ${fmt(r.fanout.oneMs)} ms`,
+        ratio: `${fmt(r.fanout.thirtyMs / r.fanout.oneMs, 2)}×`,
+        target: r.fanout.thirtyMs / r.fanout.oneMs <= 1.3 ? '≤ 1.3× yes' : '≤ 1.3× NO',
+      },
+      {
+        measure: 'fan-out: wait phase only',
+        value: `${fmt(r.fanout.thirtyWaitMs)} ms`,
+        peer: `1 deployment: ${fmt(r.fanout.oneWaitMs)} ms`,
+        ratio: `${fmt(r.fanout.thirtyWaitMs / r.fanout.oneWaitMs, 2)}×`,
+        target: '',
+      },
     ];
-    ctx.note(`crashloop: gantry ${c.gantryReason}; kubectl said "${c.kubectlMessage}"; gantry total incl. pre-flight, lock and patch ${fmt(c.gantryTotalMs)} ms (restore excluded)`);
-    ctx.note(`success lag samples (ms): gantry ${r.success.gantryLagMs.map((x) => fmt(x)).join(', ')}; kubectl ${r.success.kubectlLagMs.map((x) => fmt(x)).join(', ')} (both are processes started together right after the patch)`);
+    ctx.note(
+      `crashloop: gantry ${c.gantryReason}; kubectl said "${c.kubectlMessage}"; gantry total incl. pre-flight, lock and patch ${fmt(c.gantryTotalMs)} ms (restore excluded)`,
+    );
+    ctx.note(
+      `success lag samples (ms): gantry ${r.success.gantryLagMs.map((x) => fmt(x)).join(', ')}; kubectl ${r.success.kubectlLagMs.map((x) => fmt(x)).join(', ')} (both are processes started together right after the patch)`,
+    );
     return { columns: ['measure', 'value', 'peer', 'ratio', 'target'], rows };
   },
 };

@@ -18,7 +18,10 @@ beforeAll(async () => {
   await env.namespace('cls');
   return async () => {
     if (process.env.GANTRY_CAPTURE === '1') {
-      await writeFile(join(import.meta.dirname, 'fixtures', 'kubesim-captured.json'), JSON.stringify(captured, null, 2) + '\n');
+      await writeFile(
+        join(import.meta.dirname, 'fixtures', 'kubesim-captured.json'),
+        JSON.stringify(captured, null, 2) + '\n',
+      );
     }
   };
 });
@@ -26,11 +29,23 @@ beforeAll(async () => {
 async function rolloutStatus(name: string): Promise<{ code: number; stdout: string; ms: number }> {
   let stdout = '';
   const t = Date.now();
-  const code = await runCli(['rollout-status', name, '--namespace', 'cls', '--kubeconfig', env.kubesim.kubeconfig, '--timeout', '40s'], {
-    stdout: (s) => (stdout += s),
-    stderr: () => undefined,
-    env: {},
-  });
+  const code = await runCli(
+    [
+      'rollout-status',
+      name,
+      '--namespace',
+      'cls',
+      '--kubeconfig',
+      env.kubesim.kubeconfig,
+      '--timeout',
+      '40s',
+    ],
+    {
+      stdout: (s) => (stdout += s),
+      stderr: () => undefined,
+      env: {},
+    },
+  );
   return { code, stdout, ms: Date.now() - t };
 }
 
@@ -42,15 +57,26 @@ async function createRaw(name: string, image: string, replicas = 1): Promise<voi
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name },
-      spec: { replicas, progressDeadlineSeconds: 600, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } } },
+      spec: {
+        replicas,
+        progressDeadlineSeconds: 600,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
+      },
     },
   });
 }
 
 async function capture(key: string, deployment: string): Promise<void> {
-  const pods = await env.client.request<KList<Pod>>({ path: resourcePath('pods', 'cls'), query: { labelSelector: `app=${deployment}` } });
+  const pods = await env.client.request<KList<Pod>>({
+    path: resourcePath('pods', 'cls'),
+    query: { labelSelector: `app=${deployment}` },
+  });
   const pod = pods.items[0]!;
-  const events = await env.client.request<KList<KEvent>>({ path: resourcePath('events', 'cls'), query: { fieldSelector: `involvedObject.name=${pod.metadata.name ?? ''}` } });
+  const events = await env.client.request<KList<KEvent>>({
+    path: resourcePath('events', 'cls'),
+    query: { fieldSelector: `involvedObject.name=${pod.metadata.name ?? ''}` },
+  });
   captured[key] = { pod, events: events.items };
 }
 
@@ -68,7 +94,12 @@ describe('gantry rollout-status on live pods', () => {
   });
 
   it.each([
-    ['missing image (not in the registry)', 'pull', () => `${env.registry.host}/cls/missing@sha256:${'0'.repeat(64)}`, /ErrImagePull|ImagePullBackOff/],
+    [
+      'missing image (not in the registry)',
+      'pull',
+      () => `${env.registry.host}/cls/missing@sha256:${'0'.repeat(64)}`,
+      /ErrImagePull|ImagePullBackOff/,
+    ],
     ['crashloop', 'crash', () => env.image('cls/crash', 'v1', 'crashloop'), /CrashLoopBackOff/],
     ['oom', 'oom', () => env.image('cls/oom', 'v1', 'oom'), /OOMKilled/],
   ])('%s: exit 1 with the cause, well before the progress deadline', async (_name, key, image, reason) => {

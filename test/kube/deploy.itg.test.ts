@@ -16,7 +16,11 @@ describe('deploy', () => {
     await env.createDeployment('healthy', { name: 'worker', image: w1, replicas: 1 });
     const v2 = await env.image('shop/api', 'v2');
     const w2 = await env.image('shop/worker', 'v2');
-    const { report, logger } = await env.deploy({ namespace: 'healthy', lines: [`api=${v2}`, `worker=${w2}`], changeCause: 'release 2' });
+    const { report, logger } = await env.deploy({
+      namespace: 'healthy',
+      lines: [`api=${v2}`, `worker=${w2}`],
+      changeCause: 'release 2',
+    });
     expect(report.result, logger.text()).toBe('succeeded');
     const api = await env.getDeployment('healthy', 'api');
     expect(imagesOf(api)[0]).toMatch(new RegExp(`^${env.registry.host}/shop/api@sha256:[0-9a-f]{64}$`));
@@ -33,7 +37,11 @@ describe('fail fast and restore', () => {
     await env.namespace('crash');
     const a1 = await env.image('crash/api', 'v1');
     const w1 = await env.image('crash/worker', 'v1');
-    const apiBefore = await env.createDeployment('crash', { name: 'api', image: a1, progressDeadlineSeconds: 600 });
+    const apiBefore = await env.createDeployment('crash', {
+      name: 'api',
+      image: a1,
+      progressDeadlineSeconds: 600,
+    });
     const workerBefore = await env.createDeployment('crash', { name: 'worker', image: w1, replicas: 1 });
     const a2 = await env.image('crash/api', 'v2', 'crashloop');
     const w2 = await env.image('crash/worker', 'v2');

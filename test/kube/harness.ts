@@ -27,7 +27,10 @@ export interface KubeEnv {
   createDeployment(ns: string, spec: DeploymentSpecLite): Promise<Deployment>;
   getDeployment(ns: string, name: string): Promise<Deployment>;
   /** deploy() with test defaults (lock on, atomic on, 2 min timeout). */
-  deploy(options: Partial<DeployOptions> & { namespace: string; lines: string[] }, extra?: { client?: KubeClient; verifier?: ImageVerifier; signal?: AbortSignal; logger?: MemoryLogger }): Promise<{ report: DeployReport; logger: MemoryLogger }>;
+  deploy(
+    options: Partial<DeployOptions> & { namespace: string; lines: string[] },
+    extra?: { client?: KubeClient; verifier?: ImageVerifier; signal?: AbortSignal; logger?: MemoryLogger },
+  ): Promise<{ report: DeployReport; logger: MemoryLogger }>;
 }
 
 export interface DeploymentSpecLite {
@@ -59,7 +62,11 @@ export async function startKubeEnv(opts: KubesimOptions = {}): Promise<KubeEnv> 
       return `${registry.host}/${repo}:${tag}`;
     },
     async namespace(name) {
-      await client.request({ method: 'POST', path: resourcePath('namespaces', undefined), body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+      await client.request({
+        method: 'POST',
+        path: resourcePath('namespaces', undefined),
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+      });
     },
     async createDeployment(ns, s) {
       const container = s.container ?? s.name;
@@ -70,7 +77,10 @@ export async function startKubeEnv(opts: KubesimOptions = {}): Promise<KubeEnv> 
         spec: {
           replicas: s.replicas ?? 2,
           selector: { matchLabels: { app: s.name } },
-          strategy: s.strategy === 'Recreate' ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+          strategy:
+            s.strategy === 'Recreate'
+              ? { type: 'Recreate' }
+              : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           progressDeadlineSeconds: s.progressDeadlineSeconds ?? 600,
           template: {
             metadata: { labels: { app: s.name } },
@@ -80,11 +90,19 @@ export async function startKubeEnv(opts: KubesimOptions = {}): Promise<KubeEnv> 
       };
       await client.request({ method: 'POST', path: resourcePath('deployments', ns), body });
       // wait for the first version to be available, as a running service would be
-      return eventually(async () => {
-        const d = await client.request<Deployment>({ path: resourcePath('deployments', ns, s.name) });
-        const st = d.status ?? {};
-        return (st.availableReplicas ?? 0) === (s.replicas ?? 2) && (st.updatedReplicas ?? 0) === (s.replicas ?? 2) && (st.replicas ?? 0) === (s.replicas ?? 2) ? d : undefined;
-      }, 30_000, `deployment ${s.name} available`);
+      return eventually(
+        async () => {
+          const d = await client.request<Deployment>({ path: resourcePath('deployments', ns, s.name) });
+          const st = d.status ?? {};
+          return (st.availableReplicas ?? 0) === (s.replicas ?? 2) &&
+            (st.updatedReplicas ?? 0) === (s.replicas ?? 2) &&
+            (st.replicas ?? 0) === (s.replicas ?? 2)
+            ? d
+            : undefined;
+        },
+        30_000,
+        `deployment ${s.name} available`,
+      );
     },
     getDeployment(ns, name) {
       return client.request<Deployment>({ path: resourcePath('deployments', ns, name) });

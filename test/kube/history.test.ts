@@ -21,7 +21,8 @@ function rec(id: string, result: HistoryRecord['result'], names = ['api']): Hist
 describe('deploy history', () => {
   it('appends, replaces a record with the same id, and keeps at most `limit`', () => {
     let records: HistoryRecord[] = [];
-    for (let i = 0; i < 7; i++) records = readHistory({ metadata: {}, data: appendHistory(records, rec(`r${i}`, 'succeeded'), 5) });
+    for (let i = 0; i < 7; i++)
+      records = readHistory({ metadata: {}, data: appendHistory(records, rec(`r${i}`, 'succeeded'), 5) });
     expect(records.map((r) => r.id)).toEqual(['r2', 'r3', 'r4', 'r5', 'r6']);
     const again = readHistory({ metadata: {}, data: appendHistory(records, rec('r6', 'failed'), 5) });
     expect(again.map((r) => `${r.id}:${r.result}`).slice(-2)).toEqual(['r5:succeeded', 'r6:failed']);

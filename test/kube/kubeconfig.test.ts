@@ -39,7 +39,13 @@ describe('kubeconfig', () => {
   ])('resolves the current context from %s and masks the token', async (_kind, value) => {
     const masker = new Masker();
     const c = await loadClusterConnection({ kubeconfig: value, masker, env: {} });
-    expect(c).toMatchObject({ server: 'https://127.0.0.1:6443', context: 'k3s', namespace: 'prod', token: 's3cr3t-token-value', insecureSkipTlsVerify: false });
+    expect(c).toMatchObject({
+      server: 'https://127.0.0.1:6443',
+      context: 'k3s',
+      namespace: 'prod',
+      token: 's3cr3t-token-value',
+      insecureSkipTlsVerify: false,
+    });
     expect(c.ca?.toString()).toContain('BEGIN CERTIFICATE');
     expect(masker.mask('token s3cr3t-token-value')).toBe('token ***');
   });
@@ -47,8 +53,13 @@ describe('kubeconfig', () => {
     const dir = await mkdtemp(join(tmpdir(), 'kc-'));
     const file = join(dir, 'config');
     await writeFile(file, YAML);
-    expect((await loadClusterConnection({ kubeconfig: file, env: {} })).server).toBe('https://127.0.0.1:6443');
-    const c = await loadClusterConnection({ env: { KUBECONFIG: `${join(dir, 'missing')}:${file}` }, server: 'https://10.0.0.5:6443' });
+    expect((await loadClusterConnection({ kubeconfig: file, env: {} })).server).toBe(
+      'https://127.0.0.1:6443',
+    );
+    const c = await loadClusterConnection({
+      env: { KUBECONFIG: `${join(dir, 'missing')}:${file}` },
+      server: 'https://10.0.0.5:6443',
+    });
     expect(c.server).toBe('https://10.0.0.5:6443');
   });
   it.each([

@@ -6,17 +6,37 @@ import type { Deployment } from '../../src/kube/types.js';
 
 const D1 = 'sha256:' + '1'.repeat(64);
 const D2 = 'sha256:' + '2'.repeat(64);
-const meta: DeployMetadata = { changeCause: 'deploy abc1234', runId: 'run-1', commit: 'abc1234', runUrl: 'https://git/x/actions/runs/1', at: '2025-01-10T10:00:00Z' };
+const meta: DeployMetadata = {
+  changeCause: 'deploy abc1234',
+  runId: 'run-1',
+  commit: 'abc1234',
+  runUrl: 'https://git/x/actions/runs/1',
+  at: '2025-01-10T10:00:00Z',
+};
 
-function dep(name: string, containers: { name: string; image: string }[], extra: Partial<Deployment['spec']> = {}, init?: { name: string; image: string }[]): Deployment {
+function dep(
+  name: string,
+  containers: { name: string; image: string }[],
+  extra: Partial<Deployment['spec']> = {},
+  init?: { name: string; image: string }[],
+): Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: 'prod', resourceVersion: '41', generation: 3, annotations: { 'deployment.kubernetes.io/revision': '3' } },
+    metadata: {
+      name,
+      namespace: 'prod',
+      resourceVersion: '41',
+      generation: 3,
+      annotations: { 'deployment.kubernetes.io/revision': '3' },
+    },
     spec: {
       replicas: 1,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers, ...(init ? { initContainers: init } : {}) } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers, ...(init ? { initContainers: init } : {}) },
+      },
       ...extra,
     },
   };
@@ -24,11 +44,24 @@ function dep(name: string, containers: { name: string; image: string }[], extra:
 
 describe('parseDeployTargets', () => {
   it('parses deployment[/container]=image lines and build targets', () => {
-    const images = parseBuiltImages(JSON.stringify([{ target: 'worker', image: '127.0.0.1:5000/worker', digest: D2, ref: `127.0.0.1:5000/worker@${D2}` }]));
+    const images = parseBuiltImages(
+      JSON.stringify([
+        { target: 'worker', image: '127.0.0.1:5000/worker', digest: D2, ref: `127.0.0.1:5000/worker@${D2}` },
+      ]),
+    );
     const t = parseDeployTargets(['api=127.0.0.1:5000/api:v2', 'worker/main=worker'], images);
     expect(t).toEqual([
-      { deployment: 'api', image: { domain: '127.0.0.1:5000', path: 'api', tag: 'v2' }, source: 'api=127.0.0.1:5000/api:v2' },
-      { deployment: 'worker', container: 'main', image: { domain: '127.0.0.1:5000', path: 'worker', digest: D2 }, source: 'worker/main=worker' },
+      {
+        deployment: 'api',
+        image: { domain: '127.0.0.1:5000', path: 'api', tag: 'v2' },
+        source: 'api=127.0.0.1:5000/api:v2',
+      },
+      {
+        deployment: 'worker',
+        container: 'main',
+        image: { domain: '127.0.0.1:5000', path: 'worker', digest: D2 },
+        source: 'worker/main=worker',
+      },
     ]);
   });
   it.each([
@@ -58,17 +91,31 @@ describe('parseDeployTargets', () => {
 
 describe('planDeploy', () => {
   const api = dep('api', [{ name: 'api', image: `127.0.0.1:5000/api@${D1}` }]);
-  const worker = dep('worker', [{ name: 'main', image: '127.0.0.1:5000/worker:v1' }, { name: 'sidecar', image: 'envoy:1' }], {}, [
-    { name: 'migrate', image: '127.0.0.1:5000/worker:v1' },
-  ]);
+  const worker = dep(
+    'worker',
+    [
+      { name: 'main', image: '127.0.0.1:5000/worker:v1' },
+      { name: 'sidecar', image: 'envoy:1' },
+    ],
+    {},
+    [{ name: 'migrate', image: '127.0.0.1:5000/worker:v1' }],
+  );
   const deployments = new Map([
     ['api', api],
     ['worker', worker],
   ]);
 
   it('patches like kubectl set image, pinned by digest, with change-cause, gantry annotations and a resourceVersion guard', () => {
-    const targets = parseDeployTargets([`worker/main=127.0.0.1:5000/worker:v2`, `worker/migrate=127.0.0.1:5000/worker:v2`]);
-    const plan = planDeploy({ targets, digests: new Map([['127.0.0.1:5000/worker:v2', D2]]), deployments, metadata: meta });
+    const targets = parseDeployTargets([
+      `worker/main=127.0.0.1:5000/worker:v2`,
+      `worker/migrate=127.0.0.1:5000/worker:v2`,
+    ]);
+    const plan = planDeploy({
+      targets,
+      digests: new Map([['127.0.0.1:5000/worker:v2', D2]]),
+      deployments,
+      metadata: meta,
+    });
     expect(plan.problems).toEqual([]);
     const w = plan.deployments[0]!;
     expect(w.changed).toBe(true);
@@ -108,7 +155,12 @@ describe('planDeploy', () => {
 
   it('leaves a deployment already at the target digest alone', () => {
     const targets = parseDeployTargets([`api=127.0.0.1:5000/api:v1`]);
-    const plan = planDeploy({ targets, digests: new Map([['127.0.0.1:5000/api:v1', D1]]), deployments, metadata: meta });
+    const plan = planDeploy({
+      targets,
+      digests: new Map([['127.0.0.1:5000/api:v1', D1]]),
+      deployments,
+      metadata: meta,
+    });
     expect(plan.deployments[0]).toMatchObject({ name: 'api', changed: false });
     expect(plan.deployments[0]!.patch).toBeUndefined();
   });
@@ -122,7 +174,12 @@ describe('planDeploy', () => {
       deployments: new Map([...deployments, ['paused', paused]]),
       metadata: meta,
     });
-    expect(plan.problems.map((p) => p.kind)).toEqual(['missing-deployment', 'ambiguous-container', 'missing-container', 'paused']);
+    expect(plan.problems.map((p) => p.kind)).toEqual([
+      'missing-deployment',
+      'ambiguous-container',
+      'missing-container',
+      'paused',
+    ]);
     expect(plan.problems[1]!.message).toContain('has 2 containers (main, sidecar)');
     expect(plan.problems[2]!.message).toBe('deployment "api" has no container "db" (it has: api)');
     expect(plan.problems[3]!.message).toContain('kubectl rollout resume');
@@ -142,6 +199,8 @@ describe('change cause and run URL', () => {
     expect(runUrlFromEnv({})).toBeUndefined();
   });
   it('short SHA, actor and run URL', () => {
-    expect(defaultChangeCause(env, ['api:v2'])).toBe('gantry deploy api:v2 · commit abc1234 · by alice · https://gitea.example/org/app/actions/runs/42');
+    expect(defaultChangeCause(env, ['api:v2'])).toBe(
+      'gantry deploy api:v2 · commit abc1234 · by alice · https://gitea.example/org/app/actions/runs/42',
+    );
   });
 });

@@ -63,15 +63,20 @@ describe('classifyPodFailure', () => {
     const f = classifyPodFailure(unschedulable('2025-01-10T10:00:00Z'), [], NOW);
     expect(f).toMatchObject({ reason: 'Unschedulable' });
     expect(f?.message).toContain('Insufficient memory');
-    expect(classifyPodFailure(unschedulable('2025-01-10T10:00:45Z'), [], NOW, { unschedulableGraceMs: 10_000 })?.reason).toBe(
-      'Unschedulable',
-    );
+    expect(
+      classifyPodFailure(unschedulable('2025-01-10T10:00:45Z'), [], NOW, { unschedulableGraceMs: 10_000 })
+        ?.reason,
+    ).toBe('Unschedulable');
   });
   it('a started container unready beyond the ready grace is NotReady; one in its startup probe is not judged', () => {
-    expect(classifyPodFailure(runningNotReady('2025-01-10T09:55:00Z', true), [], NOW)?.reason).toBe('NotReady');
+    expect(classifyPodFailure(runningNotReady('2025-01-10T09:55:00Z', true), [], NOW)?.reason).toBe(
+      'NotReady',
+    );
     expect(classifyPodFailure(runningNotReady('2025-01-10T09:55:00Z', false), [], NOW)).toBeUndefined();
     expect(classifyPodFailure(runningNotReady('2025-01-10T10:00:30Z', true), [], NOW)).toBeUndefined();
-    expect(classifyPodFailure(runningNotReady('2025-01-10T09:55:00Z', true), [], NOW, { readyGraceMs: 0 })).toBeUndefined();
+    expect(
+      classifyPodFailure(runningNotReady('2025-01-10T09:55:00Z', true), [], NOW, { readyGraceMs: 0 }),
+    ).toBeUndefined();
   });
   it('a healthy pod and a terminating pod are not failures', () => {
     expect(classifyPodFailure(healthy, [], NOW)).toBeUndefined();
@@ -82,7 +87,11 @@ describe('classifyPodFailure', () => {
 });
 
 describe('classifyDeploymentFailure', () => {
-  const base: Deployment = { metadata: { name: 'api', generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 2 } };
+  const base: Deployment = {
+    metadata: { name: 'api', generation: 2 },
+    spec: { replicas: 1 },
+    status: { observedGeneration: 2 },
+  };
   it('ReplicaFailure/FailedCreate (quota)', () => {
     const d = structuredClone(base);
     d.status!.conditions = [
@@ -90,7 +99,8 @@ describe('classifyDeploymentFailure', () => {
         type: 'ReplicaFailure',
         status: 'True',
         reason: 'FailedCreate',
-        message: 'pods "api-7d9c6b5f4-x" is forbidden: exceeded quota: compute, requested: limits.memory=2Gi, used: limits.memory=7Gi, limited: limits.memory=8Gi',
+        message:
+          'pods "api-7d9c6b5f4-x" is forbidden: exceeded quota: compute, requested: limits.memory=2Gi, used: limits.memory=7Gi, limited: limits.memory=8Gi',
       },
     ];
     expect(classifyDeploymentFailure(d)).toMatchObject({ reason: 'FailedCreate' });
@@ -98,9 +108,17 @@ describe('classifyDeploymentFailure', () => {
   it('ProgressDeadlineExceeded', () => {
     const d = structuredClone(base);
     d.status!.conditions = [
-      { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "api-7d9c6b5f4" has timed out progressing.' },
+      {
+        type: 'Progressing',
+        status: 'False',
+        reason: 'ProgressDeadlineExceeded',
+        message: 'ReplicaSet "api-7d9c6b5f4" has timed out progressing.',
+      },
     ];
-    expect(classifyDeploymentFailure(d)).toEqual({ reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "api-7d9c6b5f4" has timed out progressing.' });
+    expect(classifyDeploymentFailure(d)).toEqual({
+      reason: 'ProgressDeadlineExceeded',
+      message: 'ReplicaSet "api-7d9c6b5f4" has timed out progressing.',
+    });
   });
   it('a progressing deployment is fine', () => {
     expect(classifyDeploymentFailure(base)).toBeUndefined();

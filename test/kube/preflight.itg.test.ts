@@ -20,7 +20,10 @@ beforeAll(async () => {
   env = await startKubeEnv();
 });
 
-async function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
@@ -32,7 +35,9 @@ async function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ 
 }
 
 function roleRules(): PolicyRule[] {
-  const docs = parseAllDocuments(readFileSync(join(import.meta.dirname, '../../examples/rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; rules?: PolicyRule[] });
+  const docs = parseAllDocuments(
+    readFileSync(join(import.meta.dirname, '../../examples/rbac.yaml'), 'utf8'),
+  ).map((d) => d.toJS() as { kind: string; rules?: PolicyRule[] });
   return docs.find((d) => d.kind === 'Role')?.rules ?? [];
 }
 
@@ -41,7 +46,14 @@ describe('pre-flight refuses before changing anything', () => {
     await env.namespace('missing');
     const v1 = await env.image('m/api', 'v1');
     const before = await env.createDeployment('missing', { name: 'api', image: v1 });
-    const r = await cli(['deploy', `api=${env.registry.host}/m/api:does-not-exist`, '--namespace', 'missing', '--kubeconfig', env.kubesim.kubeconfig]);
+    const r = await cli([
+      'deploy',
+      `api=${env.registry.host}/m/api:does-not-exist`,
+      '--namespace',
+      'missing',
+      '--kubeconfig',
+      env.kubesim.kubeconfig,
+    ]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`${env.registry.host}/m/api:does-not-exist`);
     expect(r.stderr).toMatch(/not found/);
@@ -51,7 +63,15 @@ describe('pre-flight refuses before changing anything', () => {
   });
 
   it('a missing container or deployment: exit 2 naming it', async () => {
-    const r = await cli(['deploy', `api/db=${env.registry.host}/m/api:v1`, 'nope=nginx:1', '--namespace', 'missing', '--kubeconfig', env.kubesim.kubeconfig]);
+    const r = await cli([
+      'deploy',
+      `api/db=${env.registry.host}/m/api:v1`,
+      'nope=nginx:1',
+      '--namespace',
+      'missing',
+      '--kubeconfig',
+      env.kubesim.kubeconfig,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('deployment "nope" not found');
     expect(r.stderr).toContain('deployment "api" has no container "db" (it has: api)');
@@ -65,18 +85,41 @@ describe('pre-flight refuses before changing anything', () => {
     const signed = await env.image('s/api', 'signed');
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const registry = defaultSignatureRegistry({ env: {} });
-    await signImages({ registry, images: [signed], key: { privateKey, publicKey, algorithm: 'ecdsa-p256', source: 'test key' } });
+    await signImages({
+      registry,
+      images: [signed],
+      key: { privateKey, publicKey, algorithm: 'ecdsa-p256', source: 'test key' },
+    });
     const dir = await mkdtemp(join(tmpdir(), 'gantry-key-'));
     const pub = join(dir, 'cosign.pub');
     await writeFile(pub, publicKeyPem(publicKey));
 
-    const refused = await cli(['deploy', `api=${unsigned}`, '--namespace', 'signed', '--verify-key', pub, '--kubeconfig', env.kubesim.kubeconfig]);
+    const refused = await cli([
+      'deploy',
+      `api=${unsigned}`,
+      '--namespace',
+      'signed',
+      '--verify-key',
+      pub,
+      '--kubeconfig',
+      env.kubesim.kubeconfig,
+    ]);
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toContain('signature verification failed');
     expect(refused.stderr).toContain('s/api@sha256:');
     expect((await env.getDeployment('signed', 'api')).metadata.generation).toBe(before.metadata.generation);
 
-    const ok = await cli(['deploy', `api=${signed}`, '--namespace', 'signed', '--verify-key', pub, '--kubeconfig', env.kubesim.kubeconfig, '--json']);
+    const ok = await cli([
+      'deploy',
+      `api=${signed}`,
+      '--namespace',
+      'signed',
+      '--verify-key',
+      pub,
+      '--kubeconfig',
+      env.kubesim.kubeconfig,
+      '--json',
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout).result).toBe('succeeded');
   });
@@ -87,26 +130,41 @@ describe('permissions', () => {
     await env.namespace('rbac');
     const v1 = await env.image('r/api', 'v1');
     await env.createDeployment('rbac', { name: 'api', image: v1, replicas: 1 });
-    const token = env.kubesim.admin.addToken({ user: 'system:serviceaccount:rbac:gantry-deployer', namespaces: ['rbac'], rules: roleRules() });
+    const token = env.kubesim.admin.addToken({
+      user: 'system:serviceaccount:rbac:gantry-deployer',
+      namespaces: ['rbac'],
+      rules: roleRules(),
+    });
     const kubeconfig = Buffer.from(env.kubesim.admin.kubeconfigFor(token, 'rbac')).toString('base64');
     const v2 = await env.image('r/api', 'v2');
     const r = await cli(['deploy', `api=${v2}`, '--json'], { GANTRY_KUBECONFIG: kubeconfig });
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { result: string; deployed: Record<string, { images: Record<string, string> }> };
+    const out = JSON.parse(r.stdout) as {
+      result: string;
+      deployed: Record<string, { images: Record<string, string> }>;
+    };
     expect(out.result).toBe('succeeded');
     expect(out.deployed.api?.images.api).toMatch(/r\/api@sha256:/);
     expect(r.stderr).not.toContain(token);
   });
 
   it('a missing permission is explained with the Role rule that grants it, before anything changes', async () => {
-    const rules = roleRules().map((rule) => (rule.resources.includes('leases') ? { ...rule, verbs: rule.verbs.filter((v) => v !== 'update') } : rule));
+    const rules = roleRules().map((rule) =>
+      rule.resources.includes('leases') ? { ...rule, verbs: rule.verbs.filter((v) => v !== 'update') } : rule,
+    );
     const token = env.kubesim.admin.addToken({ user: 'limited', namespaces: ['rbac'], rules });
     const before = await env.getDeployment('rbac', 'api');
     const v3 = await env.image('r/api', 'v3');
-    const r = await cli(['deploy', `api=${v3}`], { GANTRY_KUBECONFIG: env.kubesim.admin.kubeconfigFor(token, 'rbac') });
+    const r = await cli(['deploy', `api=${v3}`], {
+      GANTRY_KUBECONFIG: env.kubesim.admin.kubeconfigFor(token, 'rbac'),
+    });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('update leases.coordination.k8s.io in namespace "rbac" (needed to the deploy lock)');
-    expect(r.stderr).toContain('- apiGroups: ["coordination.k8s.io"]\n  resources: ["leases"]\n  verbs: ["update"]');
+    expect(r.stderr).toContain(
+      'update leases.coordination.k8s.io in namespace "rbac" (needed to the deploy lock)',
+    );
+    expect(r.stderr).toContain(
+      '- apiGroups: ["coordination.k8s.io"]\n  resources: ["leases"]\n  verbs: ["update"]',
+    );
     const after = await env.getDeployment('rbac', 'api');
     expect(imagesOf(after)).toEqual(imagesOf(before));
   });
@@ -118,7 +176,15 @@ describe('dry run', () => {
     const v1 = await env.image('d/api', 'v1');
     const before = await env.createDeployment('dry', { name: 'api', image: v1, replicas: 1 });
     const v2 = await env.image('d/api', 'v2');
-    const r = await cli(['deploy', `api=${v2}`, '--namespace', 'dry', '--dry-run', '--kubeconfig', env.kubesim.kubeconfig]);
+    const r = await cli([
+      'deploy',
+      `api=${v2}`,
+      '--namespace',
+      'dry',
+      '--dry-run',
+      '--kubeconfig',
+      env.kubesim.kubeconfig,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('planned (dry run)');
     expect(r.stdout).toMatch(/api: .*d\/api:v1 → .*d\/api@sha256:/);

@@ -37,8 +37,15 @@ describe('rolloutStatus reproduces kubectl rollout status (deployment_status_cas
     const d: Deployment = {
       metadata: { name: 'api', generation: 4 },
       spec: { replicas: 1 },
-      status: { observedGeneration: 3, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] },
+      status: {
+        observedGeneration: 3,
+        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+      },
     };
-    expect(rolloutStatus(d)).toEqual({ message: 'Waiting for deployment spec update to be observed...\n', done: false, error: null });
+    expect(rolloutStatus(d)).toEqual({
+      message: 'Waiting for deployment spec update to be observed...\n',
+      done: false,
+      error: null,
+    });
   });
 });

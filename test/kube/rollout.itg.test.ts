@@ -50,10 +50,24 @@ describe('deploy lock', () => {
     const fast = await env.image('l/api', 'v3');
     const firstLog = new MemoryLogger();
     const secondLog = new MemoryLogger();
-    const first = env.deploy({ namespace: 'lock', lines: [`api=${slow}`], changeCause: 'first', actor: 'alice' }, { logger: firstLog });
-    await eventually(() => firstLog.text().includes('deploy lock lock/gantry-deploy-lock taken'), 10_000, 'first lock');
-    const second = env.deploy({ namespace: 'lock', lines: [`api=${fast}`], changeCause: 'second' }, { logger: secondLog });
-    await eventually(() => secondLog.text().includes('deploy lock held by gantry/'), 10_000, 'second waiting');
+    const first = env.deploy(
+      { namespace: 'lock', lines: [`api=${slow}`], changeCause: 'first', actor: 'alice' },
+      { logger: firstLog },
+    );
+    await eventually(
+      () => firstLog.text().includes('deploy lock lock/gantry-deploy-lock taken'),
+      10_000,
+      'first lock',
+    );
+    const second = env.deploy(
+      { namespace: 'lock', lines: [`api=${fast}`], changeCause: 'second' },
+      { logger: secondLog },
+    );
+    await eventually(
+      () => secondLog.text().includes('deploy lock held by gantry/'),
+      10_000,
+      'second waiting',
+    );
     expect(secondLog.text()).toContain('(alice: first)');
     const r1 = await first;
     const r2 = await second;
@@ -75,7 +89,10 @@ describe('cancellation', () => {
     const never = await env.image('c/api', 'v2', 'never-ready');
     const controller = new AbortController();
     const logger = new MemoryLogger();
-    const run = env.deploy({ namespace: 'cancel', lines: [`api=${never}`] }, { signal: controller.signal, logger });
+    const run = env.deploy(
+      { namespace: 'cancel', lines: [`api=${never}`] },
+      { signal: controller.signal, logger },
+    );
     await eventually(() => logger.text().includes('wait for 1 rollout'), 10_000, 'waiting');
     await new Promise((r) => setTimeout(r, 300));
     controller.abort(new Error('received SIGTERM'));
@@ -84,7 +101,9 @@ describe('cancellation', () => {
     expect(report.result, logger.text()).toBe('rolled-back');
     const after = await env.getDeployment('cancel', 'api');
     expect(after.spec?.template).toEqual(before.spec?.template);
-    const lease = await env.client.request<{ spec?: { holderIdentity?: string | null } }>({ path: resourcePath('leases', 'cancel', 'gantry-deploy-lock') });
+    const lease = await env.client.request<{ spec?: { holderIdentity?: string | null } }>({
+      path: resourcePath('leases', 'cancel', 'gantry-deploy-lock'),
+    });
     expect(lease.spec?.holderIdentity ?? null).toBeNull();
     const history = await fetchHistory(env.client, 'cancel');
     expect(history.at(-1)).toMatchObject({ result: 'rolled-back', cancelled: true });
@@ -98,15 +117,41 @@ describe('API faults do not change the verdict', () => {
     await env.createDeployment('faults', { name: 'api', image: a1, replicas: 2 });
     const a2 = await env.image('f/api', 'v2');
     const ids = [
-      env.kubesim.admin.injectFault({ type: 'conflict', verbs: ['patch', 'update'], resource: 'deployments', namespace: 'faults', count: 4 }),
-      env.kubesim.admin.injectFault({ type: 'drop-watch', resource: 'pods', namespace: 'faults', afterEvents: 2 }),
-      env.kubesim.admin.injectFault({ type: 'drop-watch', resource: 'deployments', namespace: 'faults', afterEvents: 1 }),
-      env.kubesim.admin.injectFault({ type: 'error', code: 503, verbs: ['get'], resource: 'deployments', namespace: 'faults', count: 2 }),
+      env.kubesim.admin.injectFault({
+        type: 'conflict',
+        verbs: ['patch', 'update'],
+        resource: 'deployments',
+        namespace: 'faults',
+        count: 4,
+      }),
+      env.kubesim.admin.injectFault({
+        type: 'drop-watch',
+        resource: 'pods',
+        namespace: 'faults',
+        afterEvents: 2,
+      }),
+      env.kubesim.admin.injectFault({
+        type: 'drop-watch',
+        resource: 'deployments',
+        namespace: 'faults',
+        afterEvents: 1,
+      }),
+      env.kubesim.admin.injectFault({
+        type: 'error',
+        code: 503,
+        verbs: ['get'],
+        resource: 'deployments',
+        namespace: 'faults',
+        count: 2,
+      }),
     ];
     try {
       const { report, logger } = await env.deploy({ namespace: 'faults', lines: [`api=${a2}`] });
       expect(report.result, logger.text()).toBe('succeeded');
-      const hits = env.kubesim.admin.faults().filter((f) => ids.includes(f.id)).map((f) => f.hits);
+      const hits = env.kubesim.admin
+        .faults()
+        .filter((f) => ids.includes(f.id))
+        .map((f) => f.hits);
       expect(hits[0]).toBe(4); // the storm really hit the patch
       expect(hits[1]).toBeGreaterThan(0); // and watches really dropped
     } finally {
@@ -118,8 +163,19 @@ describe('API faults do not change the verdict', () => {
     const before = await env.getDeployment('faults', 'api');
     const bad = await env.image('f/api', 'v3', 'crashloop');
     const ids = [
-      env.kubesim.admin.injectFault({ type: 'conflict', verbs: ['patch', 'update'], resource: 'deployments', namespace: 'faults', count: 3 }),
-      env.kubesim.admin.injectFault({ type: 'drop-watch', resource: 'pods', namespace: 'faults', afterEvents: 3 }),
+      env.kubesim.admin.injectFault({
+        type: 'conflict',
+        verbs: ['patch', 'update'],
+        resource: 'deployments',
+        namespace: 'faults',
+        count: 3,
+      }),
+      env.kubesim.admin.injectFault({
+        type: 'drop-watch',
+        resource: 'pods',
+        namespace: 'faults',
+        afterEvents: 3,
+      }),
     ];
     try {
       const { report, logger } = await env.deploy({ namespace: 'faults', lines: [`api=${bad}`] });
@@ -165,10 +221,29 @@ describe('migration Job', () => {
     const manifest = join(dir, 'migrate.yaml');
     await writeFile(
       manifest,
-      ['apiVersion: batch/v1', 'kind: Job', 'metadata:', '  name: db-migrate', 'spec:', '  backoffLimit: 0', '  template:', '    spec:', '      restartPolicy: Never', '      containers:', '        - name: migrate', `          image: ${migrateImage}`, '          args: ["--migrate-only"]', ''].join('\n'),
+      [
+        'apiVersion: batch/v1',
+        'kind: Job',
+        'metadata:',
+        '  name: db-migrate',
+        'spec:',
+        '  backoffLimit: 0',
+        '  template:',
+        '    spec:',
+        '      restartPolicy: Never',
+        '      containers:',
+        '        - name: migrate',
+        `          image: ${migrateImage}`,
+        '          args: ["--migrate-only"]',
+        '',
+      ].join('\n'),
     );
     const good = await env.image('mg/api', 'v3');
-    const { report, logger } = await env.deploy({ namespace: 'migrate', lines: [`api=${good}`], migration: { kind: 'manifest', path: manifest } });
+    const { report, logger } = await env.deploy({
+      namespace: 'migrate',
+      lines: [`api=${good}`],
+      migration: { kind: 'manifest', path: manifest },
+    });
     expect(report.result, logger.text()).toBe('succeeded');
     expect(report.migration?.status).toBe('succeeded');
     expect(report.migration?.job).toMatch(/^db-migrate-migrate-/);

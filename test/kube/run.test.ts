@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { isGantryError } from '../../src/core/errors.js';
 import { Inputs, envInputSource } from '../../src/core/inputs.js';
 import type { DeployReport } from '../../src/kube/deploy.js';
-import { deployExitCode, deployOutputs, deploySummary, readDeployInputs, toDeployOptions } from '../../src/kube/run.js';
+import {
+  deployExitCode,
+  deployOutputs,
+  deploySummary,
+  readDeployInputs,
+  toDeployOptions,
+} from '../../src/kube/run.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -11,12 +17,29 @@ function inputs(env: Record<string, string>): Inputs {
 }
 
 describe('k3s-deploy inputs → options (one table)', () => {
-  const ci = { GITHUB_SHA: 'abcdef1234', GITHUB_ACTOR: 'alice', GITHUB_SERVER_URL: 'https://gitea.example', GITHUB_REPOSITORY: 'org/app', GITHUB_RUN_ID: '7' };
+  const ci = {
+    GITHUB_SHA: 'abcdef1234',
+    GITHUB_ACTOR: 'alice',
+    GITHUB_SERVER_URL: 'https://gitea.example',
+    GITHUB_REPOSITORY: 'org/app',
+    GITHUB_RUN_ID: '7',
+  };
   it.each([
     [
       'defaults',
       { INPUT_DEPLOYMENTS: 'api=registry.example/api:v2' },
-      { namespace: 'default', timeoutMs: 600_000, atomic: true, lock: true, lockTimeoutMs: 600_000, dryRun: false, checkPermissions: true, history: true, restoreTimeoutMs: 300_000, classify: { readyGraceMs: 120_000, unschedulableGraceMs: 30_000 } },
+      {
+        namespace: 'default',
+        timeoutMs: 600_000,
+        atomic: true,
+        lock: true,
+        lockTimeoutMs: 600_000,
+        dryRun: false,
+        checkPermissions: true,
+        history: true,
+        restoreTimeoutMs: 300_000,
+        classify: { readyGraceMs: 120_000, unschedulableGraceMs: 30_000 },
+      },
     ],
     [
       'everything set',
@@ -57,11 +80,18 @@ describe('k3s-deploy inputs → options (one table)', () => {
     expect(options.runId).toMatch(/^7-1-[0-9a-f]{4}$/);
   });
   it('the default change-cause names the images, short SHA, actor and run', () => {
-    const o = toDeployOptions(readDeployInputs(inputs({ INPUT_DEPLOYMENTS: 'api=registry.example/api:v2' })), ci);
-    expect(o.changeCause).toBe('gantry deploy registry.example/api:v2 · commit abcdef1 · by alice · https://gitea.example/org/app/actions/runs/7');
+    const o = toDeployOptions(
+      readDeployInputs(inputs({ INPUT_DEPLOYMENTS: 'api=registry.example/api:v2' })),
+      ci,
+    );
+    expect(o.changeCause).toBe(
+      'gantry deploy registry.example/api:v2 · commit abcdef1 · by alice · https://gitea.example/org/app/actions/runs/7',
+    );
   });
   it('the context namespace is the fallback', () => {
-    expect(toDeployOptions(readDeployInputs(inputs({ INPUT_DEPLOYMENTS: 'api=a:1' })), {}, 'team').namespace).toBe('team');
+    expect(
+      toDeployOptions(readDeployInputs(inputs({ INPUT_DEPLOYMENTS: 'api=a:1' })), {}, 'team').namespace,
+    ).toBe('team');
   });
   it.each([
     [{ INPUT_DEPLOYMENTS: 'api=a:1', INPUT_TIMEOUT: 'soon' }, 'timeout'],
@@ -92,16 +122,50 @@ const report: DeployReport = {
   cancelled: false,
   timings: { preflightMs: 400, lockWaitMs: 10, waitMs: 9_000, restoreMs: 3_000 },
   deployments: [
-    { name: 'api', changed: true, result: 'rolled-back', revisionBefore: '4', revisionAfter: '5', images: [{ container: 'api', init: false, before: 'r/api@sha256:old', after: 'r/api@sha256:new', requested: 'r/api:v2' }] },
-    { name: 'worker', changed: false, result: 'unchanged', revisionBefore: '2', images: [{ container: 'w', init: false, before: 'r/w@sha256:x', after: 'r/w@sha256:x', requested: 'r/w:v2' }] },
+    {
+      name: 'api',
+      changed: true,
+      result: 'rolled-back',
+      revisionBefore: '4',
+      revisionAfter: '5',
+      images: [
+        {
+          container: 'api',
+          init: false,
+          before: 'r/api@sha256:old',
+          after: 'r/api@sha256:new',
+          requested: 'r/api:v2',
+        },
+      ],
+    },
+    {
+      name: 'worker',
+      changed: false,
+      result: 'unchanged',
+      revisionBefore: '2',
+      images: [
+        { container: 'w', init: false, before: 'r/w@sha256:x', after: 'r/w@sha256:x', requested: 'r/w:v2' },
+      ],
+    },
   ],
-  failure: { deployment: 'api', pod: 'api-1', container: 'api', reason: 'CrashLoopBackOff', message: 'restarted 2 times', logs: ['panic: boom'], events: ['Warning BackOff: Back-off restarting failed container'] },
+  failure: {
+    deployment: 'api',
+    pod: 'api-1',
+    container: 'api',
+    reason: 'CrashLoopBackOff',
+    message: 'restarted 2 times',
+    logs: ['panic: boom'],
+    events: ['Warning BackOff: Back-off restarting failed container'],
+  },
 };
 
 describe('outputs and summary', () => {
   it('previous / deployed / result', () => {
     const out = deployOutputs(report);
-    expect(out.previous).toEqual({ api: { revision: '4', images: { api: 'r/api@sha256:old' } }, worker: { revision: '2', images: { w: 'r/w@sha256:x' } } });
+    expect(out.previous).toEqual({
+      api: { revision: '4', images: { api: 'r/api@sha256:old' } },
+      worker: { revision: '2', images: { w: 'r/w@sha256:x' } },
+    });
     expect(out.deployed.api).toEqual({ revision: '5', images: { api: 'r/api@sha256:new' }, changed: true });
     expect(out.result).toBe('rolled-back');
     expect(deployExitCode(report)).toBe(1);

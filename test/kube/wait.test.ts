@@ -12,7 +12,14 @@ const IMAGE = 'registry.example/app@sha256:' + 'a'.repeat(64);
 function deployment(status: Deployment['status'], generation = 5): Deployment {
   return {
     metadata: { name: 'api', namespace: 'prod', generation },
-    spec: { replicas: 1, selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: IMAGE }] } } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: 'api' } },
+      template: {
+        metadata: { labels: { app: 'api' } },
+        spec: { containers: [{ name: 'api', image: IMAGE }] },
+      },
+    },
     status,
   };
 }
@@ -22,18 +29,41 @@ const NOW = Date.parse('2025-01-10T10:01:00Z');
 describe('evaluateRollout', () => {
   it('done only when kubectl would say so for our generation', () => {
     const done = deployment({ observedGeneration: 5, replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
-    expect(evaluateRollout(target, done, [healthy], NOW)).toEqual({ state: 'done', message: 'deployment "api" successfully rolled out\n' });
-    const stale = deployment({ observedGeneration: 4, replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
+    expect(evaluateRollout(target, done, [healthy], NOW)).toEqual({
+      state: 'done',
+      message: 'deployment "api" successfully rolled out\n',
+    });
+    const stale = deployment({
+      observedGeneration: 4,
+      replicas: 1,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+    });
     expect(evaluateRollout(target, stale, [healthy], NOW).state).toBe('waiting');
   });
   it('fails fast on a new pod, naming it', () => {
-    const ev = evaluateRollout(target, deployment({ observedGeneration: 5, replicas: 2, updatedReplicas: 1, availableReplicas: 1 }), [crashLoop(3)], NOW);
-    expect(ev).toMatchObject({ state: 'failed', failure: { reason: 'CrashLoopBackOff', pod: 'api-7d9c6b5f4-crash3' } });
+    const ev = evaluateRollout(
+      target,
+      deployment({ observedGeneration: 5, replicas: 2, updatedReplicas: 1, availableReplicas: 1 }),
+      [crashLoop(3)],
+      NOW,
+    );
+    expect(ev).toMatchObject({
+      state: 'failed',
+      failure: { reason: 'CrashLoopBackOff', pod: 'api-7d9c6b5f4-crash3' },
+    });
   });
   it('ignores crashing pods of another template (the old ReplicaSet)', () => {
-    const other = { ...crashLoop(5), spec: { containers: [{ name: 'api', image: 'registry.example/app:old' }] } } as Pod;
-    expect(podsOfTemplate(deployment({}), target.images, [other, healthy]).map((p) => p.metadata.name)).toEqual(['api-7d9c6b5f4-ok']);
-    expect(evaluateRollout(target, deployment({ observedGeneration: 5 }), [other], NOW).state).toBe('waiting');
+    const other = {
+      ...crashLoop(5),
+      spec: { containers: [{ name: 'api', image: 'registry.example/app:old' }] },
+    } as Pod;
+    expect(
+      podsOfTemplate(deployment({}), target.images, [other, healthy]).map((p) => p.metadata.name),
+    ).toEqual(['api-7d9c6b5f4-ok']);
+    expect(evaluateRollout(target, deployment({ observedGeneration: 5 }), [other], NOW).state).toBe(
+      'waiting',
+    );
   });
   it('a deleted deployment fails', () => {
     expect(evaluateRollout(target, undefined, [], NOW).failure?.reason).toBe('Deleted');
@@ -49,7 +79,10 @@ describe('runInformer', () => {
       server: 'fake',
       async request<T>(req: KubeRequest): Promise<T> {
         calls.push(`list ${String(req.query?.resourceVersion ?? '')}`);
-        return { metadata: { resourceVersion: calls.length === 1 ? '10' : '30' }, items: [pod('a', '10')] } as T;
+        return {
+          metadata: { resourceVersion: calls.length === 1 ? '10' : '30' },
+          items: [pod('a', '10')],
+        } as T;
       },
       requestText: () => Promise.resolve(''),
       async watch<T>(req: KubeRequest, onEvent: (e: WatchEvent<T>) => void): Promise<void> {
@@ -83,13 +116,38 @@ describe('runInformer', () => {
 
 describe('restore and migration helpers', () => {
   it('sameTemplate ignores key order and pod-template-hash', () => {
-    expect(sameTemplate({ metadata: { labels: { app: 'x', 'pod-template-hash': 'abc' } }, spec: { containers: [{ name: 'c', image: 'i' }] } }, { spec: { containers: [{ image: 'i', name: 'c' }] }, metadata: { labels: { app: 'x' } } })).toBe(true);
-    expect(sameTemplate({ spec: { containers: [{ name: 'c', image: 'i' }] } }, { spec: { containers: [{ name: 'c', image: 'j' }] } })).toBe(false);
+    expect(
+      sameTemplate(
+        {
+          metadata: { labels: { app: 'x', 'pod-template-hash': 'abc' } },
+          spec: { containers: [{ name: 'c', image: 'i' }] },
+        },
+        { spec: { containers: [{ image: 'i', name: 'c' }] }, metadata: { labels: { app: 'x' } } },
+      ),
+    ).toBe(true);
+    expect(
+      sameTemplate(
+        { spec: { containers: [{ name: 'c', image: 'i' }] } },
+        { spec: { containers: [{ name: 'c', image: 'j' }] } },
+      ),
+    ).toBe(false);
   });
   it('parses the migration input', () => {
-    expect(parseMigrationInput('api', ['--migrate-only'])).toEqual({ kind: 'deployment', deployment: 'api', args: ['--migrate-only'] });
-    expect(parseMigrationInput('api/web', [])).toEqual({ kind: 'deployment', deployment: 'api', container: 'web', args: [] });
-    expect(parseMigrationInput('deploy/migrate.yaml', [])).toEqual({ kind: 'manifest', path: 'deploy/migrate.yaml' });
+    expect(parseMigrationInput('api', ['--migrate-only'])).toEqual({
+      kind: 'deployment',
+      deployment: 'api',
+      args: ['--migrate-only'],
+    });
+    expect(parseMigrationInput('api/web', [])).toEqual({
+      kind: 'deployment',
+      deployment: 'api',
+      container: 'web',
+      args: [],
+    });
+    expect(parseMigrationInput('deploy/migrate.yaml', [])).toEqual({
+      kind: 'manifest',
+      path: 'deploy/migrate.yaml',
+    });
     expect(parseMigrationInput(undefined, [])).toBeUndefined();
     expect(() => parseMigrationInput('Bad Name', [])).toThrow(/neither a deployment name nor a Job manifest/);
   });
@@ -103,21 +161,36 @@ describe('restore and migration helpers', () => {
             serviceAccountName: 'api',
             volumes: [{ name: 'cfg', secret: { secretName: 'api' } }],
             containers: [
-              { name: 'api', image: 'old', env: [{ name: 'DB', value: 'x' }], readinessProbe: { httpGet: { path: '/' } }, livenessProbe: {} },
+              {
+                name: 'api',
+                image: 'old',
+                env: [{ name: 'DB', value: 'x' }],
+                readinessProbe: { httpGet: { path: '/' } },
+                livenessProbe: {},
+              },
               { name: 'sidecar', image: 'envoy' },
             ],
           },
         },
       },
     };
-    const job = migrationJobFromDeployment(d, { kind: 'deployment', deployment: 'api', container: 'api', args: ['--migrate-only'] }, { api: 'new@sha256:1' }, 'api-migrate-1');
+    const job = migrationJobFromDeployment(
+      d,
+      { kind: 'deployment', deployment: 'api', container: 'api', args: ['--migrate-only'] },
+      { api: 'new@sha256:1' },
+      'api-migrate-1',
+    );
     const spec = job.spec!.template!.spec!;
-    expect(spec.containers).toEqual([{ name: 'api', image: 'new@sha256:1', env: [{ name: 'DB', value: 'x' }], args: ['--migrate-only'] }]);
+    expect(spec.containers).toEqual([
+      { name: 'api', image: 'new@sha256:1', env: [{ name: 'DB', value: 'x' }], args: ['--migrate-only'] },
+    ]);
     expect(spec.restartPolicy).toBe('Never');
     expect(spec.serviceAccountName).toBe('api');
     expect(spec.volumes).toEqual(d.spec!.template!.spec!.volumes);
     expect(job.spec!.backoffLimit).toBe(0);
     expect(job.spec!.template!.metadata!.labels).toEqual({ 'gantry.dev/migration': 'api-migrate-1' });
-    expect(() => migrationJobFromDeployment(d, { kind: 'deployment', deployment: 'api', args: [] }, {}, 'x')).toThrow(/2 containers/);
+    expect(() =>
+      migrationJobFromDeployment(d, { kind: 'deployment', deployment: 'api', args: [] }, {}, 'x'),
+    ).toThrow(/2 containers/);
   });
 });
