@@ -97,6 +97,20 @@ describe('inputs', () => {
     ).toMatch(/certificate-oidc-issuer/);
   });
 
+  it('verify format: auto by default; legacy, bundle or auto; anything else names the input', () => {
+    expect(readVerifyInputs(inputs({ INPUT_IMAGES: 'a', INPUT_KEY: 'k.pub' })).format).toBe('auto');
+    for (const f of ['legacy', 'bundle', 'auto'])
+      expect(
+        readVerifyInputs(inputs({ INPUT_IMAGES: 'a', INPUT_KEY: 'k.pub', INPUT_FORMAT: f })).format,
+      ).toBe(f);
+    expect(
+      configError(() =>
+        readVerifyInputs(inputs({ INPUT_IMAGES: 'a', INPUT_KEY: 'k.pub', INPUT_FORMAT: 'both' })),
+      ),
+    ).toMatch(/input "format" is "both"/);
+    expect(readSignInputs(inputs({ INPUT_IMAGES: 'a', INPUT_FORMAT: 'bundle' })).format).toBe('bundle');
+  });
+
   it('keeps inline PEM public keys whole (a list split would cut them)', () => {
     const pem = '-----BEGIN PUBLIC KEY-----\nAAA,BBB\nCCC\n-----END PUBLIC KEY-----';
     const v = readVerifyInputs(inputs({ INPUT_IMAGES: 'a', INPUT_KEY: `${pem}\n${pem}` }));
