@@ -29,7 +29,7 @@ import { defaultSignatureRegistry } from '../../src/cosign/oci-registry.js';
 import { signImages } from '../../src/cosign/sign-image.js';
 import { verifyImage } from '../../src/cosign/verify-image.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
-import { cosign, getManifestBytes, pushImage } from './helpers.js';
+import { cosign, getManifestBytes, pushImage, pushIndex } from './helpers.js';
 
 let reg: RunningRegistry;
 let dir: string;
@@ -224,6 +224,29 @@ describe('bundle format: gantry → cosign', () => {
     ]);
     expect((await cosignVerifyAttestation('cosign.pub', `${reg.host}/b5@${digest}`)).exitCode).toBe(0);
     expect((await cosignVerifyAttestation('gantry.pub', `${reg.host}/b5@${digest}`)).exitCode).toBe(0);
+  });
+});
+
+describe('bundle format: recursive', () => {
+  it('signs an index and every platform manifest, each with its own referrer', async () => {
+    const { index, children } = await pushIndex(reg.url, 'multi-b', 'v1');
+    const signed = await signImages({
+      registry,
+      images: [`${reg.host}/multi-b:v1`],
+      key: await gantryKey(),
+      format: 'bundle',
+      recursive: true,
+    });
+    expect(signed.map((s) => s.digest)).toEqual([index, ...children]);
+    for (const digest of [index, ...children]) {
+      const r = await verifyImage(registry, `${reg.host}/multi-b@${digest}`, {
+        keys: [await pub('gantry.pub')],
+        format: 'bundle',
+      });
+      expect(r.verified, r.problems.join('; ')).toBe(true);
+      const c = await cosignVerifyAttestation('gantry.pub', `${reg.host}/multi-b@${digest}`);
+      expect(c.exitCode, c.stderr).toBe(0);
+    }
   });
 });
 
