@@ -456,7 +456,8 @@ function failOnProblems(problems: readonly PlanProblem[], ns?: string): void {
   });
 }
 
-async function readDeployments(
+/** The named Deployments that exist (absent names are simply missing from the map). */
+export async function readDeployments(
   client: KubeClient,
   ns: string,
   names: readonly string[],

@@ -11,9 +11,7 @@ import { ConfigurationError, errorMessage } from '../core/errors.js';
 import type { Inputs } from '../core/inputs.js';
 import type { Logger } from '../core/logging.js';
 import { SummaryBuilder, writeJobSummary } from '../core/summary.js';
-import { HttpKubeClient } from './client.js';
-import { registryClient, registryResolver } from './images.js';
-import { loadClusterConnection } from './kubeconfig.js';
+import { registryResolver } from './images.js';
 import { runUrlFromEnv } from './plan.js';
 import {
   renderRollbackText,
@@ -25,6 +23,7 @@ import {
   type RollbackReport,
 } from './rollback.js';
 import { parseRollbackTo, type PreviousImages } from './rollback-target.js';
+import { connectCluster } from './run.js';
 
 /** Every rollback input, keyed like action.yml (camelCase). */
 export interface RollbackInputs {
@@ -254,22 +253,8 @@ export async function runRollback(i: RollbackInputs, ctx: RunRollbackContext): P
   const { logger, env } = ctx;
   logger.mask(i.registryPassword);
   toRollbackOptions(i, env); // input errors first, before anything is read or contacted
-  const conn = await loadClusterConnection({
-    ...(i.kubeconfig ? { kubeconfig: i.kubeconfig } : {}),
-    ...(i.context ? { context: i.context } : {}),
-    ...(i.server ? { server: i.server } : {}),
-    env,
-    masker: logger.masker,
-  });
+  const { conn, client, registry } = await connectCluster(i, { env, logger, userAgent: 'gantry/rollback' });
   const options = toRollbackOptions(i, env, conn.namespace);
-  const client = new HttpKubeClient(conn, { userAgent: 'gantry/rollback' });
-  const registry = registryClient({
-    env,
-    logger,
-    ...(i.registryUsername && i.registryPassword
-      ? { credentials: { username: i.registryUsername, password: i.registryPassword } }
-      : {}),
-  });
   try {
     logger.info(
       `rolling back ${options.deployments.join(', ')} to ${i.to ?? 'previous'} in ${conn.server} (context ${conn.context}), namespace ${options.namespace}${options.dryRun ? ' — dry run' : ''}${options.reason ? `; reason: ${options.reason}` : ''}`,

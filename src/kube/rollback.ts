@@ -25,8 +25,8 @@ import { formatDuration } from '../core/durations.js';
 import { ConfigurationError, GantryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { parseReference } from '../oci/reference.js';
-import { KubeApiError, resourcePath, retryKube, type KubeClient } from './client.js';
-import { failureText } from './deploy.js';
+import { resourcePath, retryKube, type KubeClient } from './client.js';
+import { failureText, readDeployments } from './deploy.js';
 import {
   fetchHistory,
   recordHistory,
@@ -517,36 +517,6 @@ async function validateImages(
       },
     );
   }
-}
-
-async function readDeployments(
-  client: KubeClient,
-  ns: string,
-  names: readonly string[],
-  signal?: AbortSignal,
-): Promise<Map<string, Deployment>> {
-  const out = new Map<string, Deployment>();
-  await Promise.all(
-    names.map(async (name) => {
-      try {
-        const d = await retryKube(
-          () =>
-            client.request<Deployment>({
-              path: resourcePath('deployments', ns, name),
-              ...(signal ? { signal } : {}),
-            }),
-          {
-            what: `GET deployment ${ns}/${name}`,
-            ...(signal ? { signal } : {}),
-          },
-        );
-        out.set(name, d);
-      } catch (e) {
-        if (!(e instanceof KubeApiError && e.status === 404)) throw e;
-      }
-    }),
-  );
-  return out;
 }
 
 /** The Deployment with the ReplicaSets it controls (as kubectl rollout undo finds them: selector + owner uid). */

@@ -14,7 +14,7 @@ import { formatDuration } from '../core/durations.js';
 import { HttpKubeClient, KubeApiError, resourcePath } from './client.js';
 import { deploy, failureText, type DeployOptions, type DeployReport } from './deploy.js';
 import { keyVerifier, registryClient, registryResolver, type ImageVerifier } from './images.js';
-import { loadClusterConnection } from './kubeconfig.js';
+import { loadClusterConnection, type ClusterConnection } from './kubeconfig.js';
 import { parseMigrationInput } from './migration.js';
 import { containerImages, defaultChangeCause, runUrlFromEnv } from './plan.js';
 import { waitForRollouts, type RolloutResult, type RolloutTarget } from './rollout-wait.js';
@@ -216,28 +216,46 @@ export interface RunDeployContext {
   verifier?: ImageVerifier;
 }
 
+/** The cluster and registry inputs k3s-deploy and rollback share. */
+export interface ClusterInputs {
+  kubeconfig?: string;
+  context?: string;
+  server?: string;
+  registryUsername?: string;
+  registryPassword?: string;
+}
+
+/** Resolves the kubeconfig (secrets masked) and opens the cluster and registry clients. */
+export async function connectCluster(
+  i: ClusterInputs,
+  ctx: { env: NodeJS.ProcessEnv; logger: Logger; userAgent: string },
+): Promise<{ conn: ClusterConnection; client: HttpKubeClient; registry: ReturnType<typeof registryClient> }> {
+  const conn = await loadClusterConnection({
+    ...(i.kubeconfig ? { kubeconfig: i.kubeconfig } : {}),
+    ...(i.context ? { context: i.context } : {}),
+    ...(i.server ? { server: i.server } : {}),
+    env: ctx.env,
+    masker: ctx.logger.masker,
+  });
+  const client = new HttpKubeClient(conn, { userAgent: ctx.userAgent });
+  const registry = registryClient({
+    env: ctx.env,
+    logger: ctx.logger,
+    ...(i.registryUsername && i.registryPassword
+      ? { credentials: { username: i.registryUsername, password: i.registryPassword } }
+      : {}),
+  });
+  return { conn, client, registry };
+}
+
 /** Validates everything, connects, deploys. */
 export async function runDeploy(i: DeployInputs, ctx: RunDeployContext): Promise<DeployOutputs> {
   const { logger, env } = ctx;
   logger.mask(i.registryPassword);
   // input errors first, before anything is read from disk or the network
   toDeployOptions(i, env);
-  const conn = await loadClusterConnection({
-    ...(i.kubeconfig ? { kubeconfig: i.kubeconfig } : {}),
-    ...(i.context ? { context: i.context } : {}),
-    ...(i.server ? { server: i.server } : {}),
-    env,
-    masker: logger.masker,
-  });
+  const { conn, client, registry } = await connectCluster(i, { env, logger, userAgent: 'gantry/k3s-deploy' });
   const options = toDeployOptions(i, env, conn.namespace);
-  const client = new HttpKubeClient(conn, { userAgent: 'gantry/k3s-deploy' });
-  const registry = registryClient({
-    env,
-    logger,
-    ...(i.registryUsername && i.registryPassword
-      ? { credentials: { username: i.registryUsername, password: i.registryPassword } }
-      : {}),
-  });
   try {
     const verifier =
       ctx.verifier ??
