@@ -100,8 +100,10 @@ export async function verifyImage(
 }
 
 /**
- * Both signature formats of a known digest (per `policy.format`), looked up in parallel. The
- * verdict is positive only when some signature verified.
+ * The signatures of a known digest in the storage `policy.format` names. `auto` reads the legacy
+ * `.sig` tag first and looks at bundle referrers only when no legacy signature verified: a
+ * legacy-signed image costs no more requests than cosign's own verify (the referrers lookup is
+ * two requests on a registry without the referrers API).
  */
 export async function verifyDigest(
   registry: SignatureRegistry,
@@ -111,10 +113,9 @@ export async function verifyDigest(
   result: ImageVerification = emptyResult(formatReference(ref), digest),
 ): Promise<ImageVerification> {
   const format = policy.format ?? 'auto';
-  await Promise.all([
-    format !== 'bundle' ? verifySignaturesOf(registry, ref, digest, policy, result) : undefined,
-    format !== 'legacy' ? verifyBundleSignaturesOf(registry, ref, digest, policy, result) : undefined,
-  ]);
+  if (format !== 'bundle') await verifySignaturesOf(registry, ref, digest, policy, result);
+  if (format === 'bundle' || (format === 'auto' && result.signatures.length === 0))
+    await verifyBundleSignaturesOf(registry, ref, digest, policy, result);
   result.verified = result.signatures.length > 0;
   return result;
 }

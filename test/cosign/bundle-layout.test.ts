@@ -335,6 +335,31 @@ describe('sign-image / verify-image with format bundle (in-memory registry)', ()
     ).rejects.toThrow(/did not verify when read back/);
   });
 
+  it('auto reads bundle referrers only when no legacy signature verified', async () => {
+    const { registry } = memoryRegistry();
+    let lookups = 0;
+    const counting: SignatureRegistry = {
+      ...registry,
+      referrers: (ref, digest, type) => {
+        lookups++;
+        return registry.referrers?.(ref, digest, type) ?? Promise.resolve(undefined);
+      },
+    };
+    await pushFakeImage(registry);
+    const { key, pub } = await newKey();
+    await signImages({ registry, images: ['reg.test/app:v1'], key, format: 'bundle' });
+    const viaBundle = await verifyImage(counting, 'reg.test/app:v1', { keys: [pub] });
+    expect(viaBundle.verified).toBe(true);
+    expect(lookups).toBe(1);
+    await signImages({ registry, images: ['reg.test/app:v1'], key });
+    const viaLegacy = await verifyImage(counting, 'reg.test/app:v1', { keys: [pub] });
+    expect(viaLegacy.signatures.map((s) => s.format)).toEqual(['legacy']);
+    expect(lookups).toBe(1);
+    const both = await verifyImage(counting, 'reg.test/app:v1', { keys: [pub], format: 'bundle' });
+    expect(both.signatures.map((s) => s.format)).toEqual(['bundle']);
+    expect(lookups).toBe(2);
+  });
+
   it('refuses format bundle when the registry client cannot push referrers', async () => {
     const { registry } = memoryRegistry();
     await pushFakeImage(registry);
