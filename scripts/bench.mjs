@@ -300,8 +300,70 @@ const buildSection = {
   },
 };
 
+/**
+ * Cold start (DESIGN.md: each action bundle starts and parses its inputs in ≤ 150 ms): every
+ * action bundle run as a runner runs it — `node dist/<action>.js` with INPUT_* set — up to its
+ * first input error (exit 2, nothing contacted), against `node -e 0` in the same run.
+ */
+const coldStartSection = {
+  name: 'cold-start',
+  describe: 'each action bundle: start + parse inputs (exit 2 on an invalid input) vs bare `node -e 0`',
+  async run(ctx) {
+    const cli = await ctx.cli();
+    const dist = dirname(cli);
+    // an input each action validates before doing anything: the bundle must load fully to reject it
+    const badInput = {
+      'build-multiarch': { INPUT_IMAGE: 'Not A Valid Ref' },
+      'sign-image': { INPUT_IMAGES: 'Not A Valid Ref', INPUT_KEY: 'env://GANTRY_BENCH_NO_KEY' },
+      'verify-image': { INPUT_IMAGES: 'Not A Valid Ref' },
+      'k3s-deploy': { INPUT_DEPLOYMENTS: 'api=Not A Valid Ref', INPUT_TIMEOUT: 'soon' },
+      'smoke-test': { INPUT_URL: 'not a url' },
+      rollback: { INPUT_TO: 'sideways' },
+    };
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const peer = [];
+    const rows = [];
+    const results = {};
+    for (const name of Object.keys(badInput)) results[name] = [];
+    for (let i = 0; i < ctx.iterations; i++) {
+      peer.push((await ctx.run(process.execPath, ['-e', '0'], { env })).ms);
+      for (const [name, inputs] of Object.entries(badInput)) {
+        const r = await ctx.run(process.execPath, [join(dist, `${name}.js`)], { env: { ...env, ...inputs } });
+        if (r.code !== 2)
+          throw new Error(`${name}: expected exit 2 for a bad input, got ${r.code}: ${r.stdout.slice(-300)}`);
+        results[name].push(r.ms);
+      }
+    }
+    const base = median(peer);
+    rows.push({
+      bundle: 'node -e 0 (peer)',
+      'median ms': fmt(base),
+      'p90 ms': fmt(percentile(peer, 90)),
+      'vs node': '1.00×',
+      'target ≤ 150 ms': '',
+    });
+    for (const [name, xs] of Object.entries(results)) {
+      rows.push({
+        bundle: `dist/${name}.js`,
+        'median ms': fmt(median(xs)),
+        'p90 ms': fmt(percentile(xs, 90)),
+        'vs node': fmt(median(xs) / base, 2) + '×',
+        'target ≤ 150 ms': median(xs) <= 150 ? 'met' : 'MISSED',
+      });
+    }
+    return { columns: ['bundle', 'median ms', 'p90 ms', 'vs node', 'target ≤ 150 ms'], rows };
+  },
+};
+
 /** Every section, in run order. Other benchmarks append here. */
-const SECTIONS = [ociInspect, buildSection, cosignSignSection, recoverySection, deploySection];
+const SECTIONS = [
+  coldStartSection,
+  ociInspect,
+  buildSection,
+  cosignSignSection,
+  recoverySection,
+  deploySection,
+];
 
 // --- driver -------------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
