@@ -67,7 +67,7 @@ export interface KeyVerifierOptions {
 /** cosign key verification (the `verify-key` gate) over the OCI client. */
 export async function keyVerifier(o: KeyVerifierOptions): Promise<ImageVerifier> {
   // loaded on demand: the cosign code (and its crypto dependencies) stays out of the cold start
-  const [{ loadVerificationKey }, { signatureRegistryFrom }, { verifySignaturesOf }] = await Promise.all([
+  const [{ loadVerificationKey }, { signatureRegistryFrom }, { verifyDigest }] = await Promise.all([
     import('../cosign/keys.js'),
     import('../cosign/oci-registry.js'),
     import('../cosign/verify-image.js'),
@@ -91,7 +91,8 @@ export async function keyVerifier(o: KeyVerifierOptions): Promise<ImageVerifier>
   return {
     async verify(image, digest) {
       try {
-        const r = await verifySignaturesOf(sigRegistry, image, digest, policy);
+        // both storage formats: the legacy .sig tag and Sigstore bundle referrers (as gantry verify)
+        const r = await verifyDigest(sigRegistry, image, digest, policy);
         return {
           verified: r.verified,
           signers: [...new Set(r.signatures.map((s) => s.signer))],
