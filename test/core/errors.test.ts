@@ -16,6 +16,11 @@ describe('errors', () => {
     expect(exitCodeFor(new GantryError('rollout-failed', 'x'))).toBe(1);
     expect(exitCodeFor(new GantryError('signature-invalid', 'x'))).toBe(1);
     expect(exitCodeFor(new GantryError('infrastructure', 'down'))).toBe(3);
+    expect(exitCodeFor(new GantryError('not-found', 'no such image'))).toBe(1);
+    expect(exitCodeFor(new GantryError('auth', 'denied'))).toBe(3);
+    expect(exitCodeFor(new GantryError('timeout', 'slow'))).toBe(3);
+    expect(exitCodeFor(new GantryError('command-failed', 'x'))).toBe(3);
+    expect(exitCodeFor(new GantryError('cancelled', 'SIGTERM'))).toBe(3);
     expect(exitCodeFor(new Error('plain'))).toBe(3);
     expect(exitCodeFor('a string')).toBe(3);
   });

@@ -81,6 +81,40 @@ describe('exec', () => {
     expect(err.hint).toMatch(/installed and on PATH/);
   });
 
+  it('masks secrets in the captured stderr of the result itself, not only in error messages', async () => {
+    const masker = new Masker();
+    masker.add('s3cr3t-token');
+    const r = await exec(node, ['-e', 'console.error("auth s3cr3t-token failed")'], { masker });
+    expect(r.stderr).toBe('auth *** failed\n');
+  });
+
+  it('keeps the tail of stderr when it exceeds the cap', async () => {
+    // ten separate 1000-byte writes 50 ms apart: the pipe delivers them as separate chunks
+    const script =
+      'let i=0;const t=setInterval(()=>{process.stderr.write(String(i).padEnd(999,".")+"\\n");if(++i===10)clearInterval(t)},50)';
+    const r = await exec(node, ['-e', script], { maxOutputBytes: 2500 });
+    expect(r.truncated).toBe(true);
+    expect(r.stderr.length).toBeLessThan(10_000);
+    expect(r.stderr).toMatch(/^9\.+\n$/m);
+    expect(r.stderr).not.toMatch(/^0\./m);
+  });
+
+  it('closes stdin when no input is given, so a program reading it does not hang', async () => {
+    const r = await exec(node, ['-e', 'process.stdin.resume().on("end",()=>console.log("eof"))'], {
+      timeoutMs: 5000,
+    });
+    expect(r.timedOut).toBe(false);
+    expect(r.stdout.trim()).toBe('eof');
+  });
+
+  it('treats a timed-out command as failed even when it exits 0 on SIGTERM', async () => {
+    const script = 'process.on("SIGTERM",()=>process.exit(0)); console.log("up"); setTimeout(()=>{}, 10000)';
+    const r = await exec(node, ['-e', script], { timeoutMs: 300 });
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBe(0);
+    expect(() => checkResult(r)).toThrow(/timed out/);
+  });
+
   it('formats command lines with quoting and masking', () => {
     const m = new Masker();
     m.add('topsecret');

@@ -68,6 +68,7 @@ describe('Inputs', () => {
     expect(i.duration('other', '90s')).toBe(90_000);
     expect(i.int('replicas', 1, { min: 1, max: 10 })).toBe(3);
     expect(thrown(() => i.int('replicas', 1, { max: 2 })).message).toBe('--replicas is 3; use at most 2');
+    expect(thrown(() => i.int('replicas', 1, { min: 4 })).message).toBe('--replicas is 3; use at least 4');
     expect(thrown(() => cli({ n: '2.5' }).int('n', 1)).message).toMatch(/not a whole number/);
     expect(i.oneOf('mode', ['key', 'keyless', 'auto'] as const, 'auto')).toBe('key');
     expect(thrown(() => cli({ mode: 'x' }).oneOf('mode', ['key', 'auto'] as const, 'auto')).message).toBe(
@@ -75,5 +76,6 @@ describe('Inputs', () => {
     );
     expect(i.map('labels')).toEqual({ a: '1', b: 'x=y' });
     expect(thrown(() => i.map('bad')).message).toMatch(/not key=value/);
+    expect(thrown(() => cli({ labels: '=orphan' }).map('labels')).message).toMatch(/not key=value/);
   });
 });

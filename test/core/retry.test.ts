@@ -42,6 +42,21 @@ describe('retry', () => {
     expect(low.sleeps).toEqual([50, 100]); // never below half the back-off
   });
 
+  it('caps the doubling back-off at maxDelayMs', async () => {
+    const clock = new ManualClock();
+    const op = failing(5);
+    await retry(op.fn, {
+      what: 'op',
+      retryable,
+      clock,
+      random: () => 1,
+      initialDelayMs: 100,
+      maxDelayMs: 300,
+      maxAttempts: 6,
+    });
+    expect(clock.sleeps).toEqual([100, 200, 300, 300, 300]);
+  });
+
   it('does not retry what the predicate rejects', async () => {
     const clock = new ManualClock();
     const op = failing(1, () => new Error('401 Unauthorized'));
