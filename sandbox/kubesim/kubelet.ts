@@ -5,6 +5,23 @@
  * CrashLoopBackOff with the kubelet's back-off, OOMKilled, never-ready, slow start, exit codes
  * for Jobs. It writes container statuses, pod conditions and kubelet-style events, and serves
  * every running pod that declares a containerPort on its own loopback HTTP port.
+ *
+ * Probes follow the pod spec as the kubelet runs them (times in simulated seconds; defaults of
+ * the Kubernetes API: initialDelaySeconds 0, periodSeconds 10, failureThreshold 3,
+ * successThreshold 1). A probe first runs 1 s after `initialDelaySeconds`, then every
+ * `periodSeconds`; each failure is an `Unhealthy` Warning event worded like the kubelet's
+ * (`Readiness probe failed: HTTP probe failed with statuscode: 503`).
+ * - startupProbe: the container reports `started: false` until it succeeds; while it has not,
+ *   readiness is not probed. `failureThreshold` consecutive failures kill the container
+ *   (`Killing: Container x failed startup probe, will be restarted`, exit 137) and it restarts
+ *   with the usual back-off.
+ * - readinessProbe: probed once started; Ready after `successThreshold` consecutive successes.
+ * - What a probe sees: `tcpSocket` succeeds as soon as the container runs (the port is open);
+ *   `httpGet`, `exec` and `grpc` follow the behaviour — `healthy`/`degraded` pass, `slow-start=<s>`
+ *   passes from `<s>` seconds after the container started, `never-ready` never passes.
+ * - Without a readinessProbe, Ready follows the behaviour alone (as before): at once, after
+ *   `<s>` for slow-start, never for never-ready (with an implicit probe's `Unhealthy` event every
+ *   10 s).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +41,8 @@ const SHOW_TERMINATED_MS = 800;
 const BACKOFF_BASE_MS = 10_000;
 const BACKOFF_MAX_MS = 300_000;
 const UNHEALTHY_EVERY_MS = 10_000;
+/** A probe's first run comes this long after its initialDelaySeconds (the kubelet's jitter). */
+const PROBE_FIRST_AFTER_MS = 1000;
 const EVICTION_AFTER_MS = 300_000;
 
 type Phase =
@@ -46,6 +65,8 @@ interface ContainerRuntime {
   everStarted: boolean;
   restartCount: number;
   startedAt?: string;
+  /** Clock reading (ms, unrounded) when the current instance started. */
+  startedMs: number;
   waiting?: { reason: string; message?: string };
   terminated?: NonNullable<ContainerState['terminated']>;
   lastTerminated?: NonNullable<ContainerState['terminated']>;
@@ -53,8 +74,10 @@ interface ContainerRuntime {
   crashes: number;
   timers: (() => void)[];
   containerId: string;
-  hasProbe: boolean;
-  probeDelayMs: number;
+  readiness?: ProbeSpec;
+  startup?: ProbeSpec;
+  /** The startup probe has succeeded (true at once without one). */
+  started: boolean;
   logs: string[];
   previousLogs: string[];
 }
@@ -74,6 +97,51 @@ interface PodRuntime {
   startTime: string;
   evictionTimer?: () => void;
   requests: number;
+}
+
+/** A container's probe, times in simulated ms, defaults applied. */
+export interface ProbeSpec {
+  handler: 'httpGet' | 'tcpSocket' | 'exec' | 'grpc';
+  initialDelayMs: number;
+  periodMs: number;
+  failureThreshold: number;
+  successThreshold: number;
+  /** For messages: `GET http://ip:port/path`, the port, or the command. */
+  target: string;
+}
+
+/** Reads a probe from a container spec with the Kubernetes API's defaults; undefined if none. */
+export function probeSpec(probe: unknown): ProbeSpec | undefined {
+  if (!probe || typeof probe !== 'object') return undefined;
+  const p = probe as {
+    httpGet?: { path?: string; port?: number | string };
+    tcpSocket?: { port?: number | string };
+    exec?: { command?: string[] };
+    grpc?: { port?: number };
+    initialDelaySeconds?: number;
+    periodSeconds?: number;
+    failureThreshold?: number;
+    successThreshold?: number;
+  };
+  const num = (v: number | undefined, d: number, min: number): number =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d;
+  const handler = p.tcpSocket ? 'tcpSocket' : p.exec ? 'exec' : p.grpc ? 'grpc' : 'httpGet';
+  const target =
+    handler === 'httpGet'
+      ? `${p.httpGet?.port ?? 80}${p.httpGet?.path ?? '/'}`
+      : handler === 'tcpSocket'
+        ? String(p.tcpSocket?.port ?? '')
+        : handler === 'grpc'
+          ? String(p.grpc?.port ?? '')
+          : (p.exec?.command ?? []).join(' ');
+  return {
+    handler,
+    initialDelayMs: num(p.initialDelaySeconds, 0, 0) * 1000,
+    periodMs: num(p.periodSeconds, 10, 1) * 1000,
+    failureThreshold: num(p.failureThreshold, 3, 1),
+    successThreshold: num(p.successThreshold, 1, 1),
+    target,
+  };
 }
 
 export interface KubeletOptions {
@@ -306,8 +374,8 @@ export class Kubelet {
       podIP: `10.42.${this.nodeNames.indexOf(node) + 1}.${(ipCounter = (ipCounter % 250) + 1)}`,
       restartPolicy: pod.spec.restartPolicy ?? 'Always',
       containers: pod.spec.containers.map((c) => {
-        const probe = c.readinessProbe as
-          { initialDelaySeconds?: number; periodSeconds?: number } | undefined;
+        const readiness = probeSpec(c.readinessProbe);
+        const startup = probeSpec(c.startupProbe);
         return {
           name: c.name,
           image: c.image ?? '',
@@ -321,10 +389,10 @@ export class Kubelet {
           crashes: 0,
           timers: [],
           containerId: '',
-          hasProbe: probe !== undefined,
-          probeDelayMs: probe
-            ? ((probe.initialDelaySeconds ?? 0) + Math.min(probe.periodSeconds ?? 10, 1)) * 1000
-            : 0,
+          ...(readiness ? { readiness } : {}),
+          ...(startup ? { startup } : {}),
+          started: false,
+          startedMs: 0,
           logs: [],
           previousLogs: [],
         };
@@ -459,6 +527,9 @@ export class Kubelet {
     const nowIso = isoTime(this.ctx.clock.now());
     c.phase = 'running';
     c.everStarted = true;
+    c.startedMs = this.ctx.clock.now();
+    c.started = false;
+    c.ready = false;
     c.startedAt = nowIso;
     c.waiting = undefined;
     c.terminated = undefined;
@@ -470,26 +541,14 @@ export class Kubelet {
     switch (b.kind) {
       case 'healthy':
       case 'degraded':
-        if (c.probeDelayMs > 0) this.later(p, c, c.probeDelayMs, () => this.setReady(p, c));
-        else c.ready = true;
-        break;
       case 'slow-start':
-        this.later(p, c, b.seconds * 1000 + c.probeDelayMs, () => this.setReady(p, c));
+      case 'never-ready':
+        this.startProbing(p, c, b);
         break;
-      case 'never-ready': {
-        const unhealthy = (): void => {
-          this.event(
-            p,
-            c,
-            'Warning',
-            'Unhealthy',
-            'Readiness probe failed: HTTP probe failed with statuscode: 503',
-          );
-          this.later(p, c, UNHEALTHY_EVERY_MS, unhealthy);
-        };
-        this.later(p, c, Math.max(c.probeDelayMs, 1000), unhealthy);
-        break;
-      }
+      default:
+        c.started = !c.startup;
+    }
+    switch (b.kind) {
       case 'crashloop':
         this.later(p, c, RUN_BEFORE_EXIT_MS, () =>
           this.exit(p, c, 1, 'Error', 'panic: simulated crash (dev.gantry.sim/behavior=crashloop)'),
@@ -512,8 +571,110 @@ export class Kubelet {
         );
         break;
     }
-    if (c.ready) this.log(c, 'ready');
     this.syncStatus(p);
+  }
+
+  /** Whether the application answers a probe of `kind` right now (see the header). */
+  private passes(c: ContainerRuntime, b: Behavior, handler: ProbeSpec['handler']): boolean {
+    if (handler === 'tcpSocket') return true;
+    if (b.kind === 'never-ready') return false;
+    if (b.kind === 'slow-start') return this.ctx.clock.simElapsed(c.startedMs) >= b.seconds * 1000 - 5;
+    return true;
+  }
+
+  private probeFailure(p: PodRuntime, probe: ProbeSpec): string {
+    switch (probe.handler) {
+      case 'tcpSocket':
+        return `dial tcp ${p.podIP}:${probe.target}: connect: connection refused`;
+      case 'exec':
+        return `command "${probe.target}" exited with status 1`;
+      case 'grpc':
+        return 'service unhealthy (responded with "NOT_SERVING")';
+      default:
+        return 'HTTP probe failed with statuscode: 503';
+    }
+  }
+
+  /** Runs `probe` at the kubelet's schedule until `step` returns false. */
+  private schedule(p: PodRuntime, c: ContainerRuntime, probe: ProbeSpec, step: () => boolean): void {
+    const instance = c.containerId;
+    const tick = (): void => {
+      if (c.phase !== 'running' || c.containerId !== instance) return;
+      if (step()) this.later(p, c, probe.periodMs, tick);
+    };
+    this.later(p, c, probe.initialDelayMs + Math.min(PROBE_FIRST_AFTER_MS, probe.periodMs), tick);
+  }
+
+  /** Startup probe, then readiness (from the pod spec) — or the behaviour alone without one. */
+  private startProbing(p: PodRuntime, c: ContainerRuntime, b: Behavior): void {
+    const afterStart = (inRun: boolean): void => {
+      c.started = true;
+      if (c.readiness) this.probeReadiness(p, c, b, c.readiness);
+      else this.readyByBehavior(p, c, b);
+      if (!inRun) this.syncStatus(p);
+    };
+    const startup = c.startup;
+    if (!startup) {
+      afterStart(true);
+      return;
+    }
+    let failures = 0;
+    this.schedule(p, c, startup, () => {
+      if (this.passes(c, b, startup.handler)) {
+        afterStart(false);
+        return false;
+      }
+      failures++;
+      this.event(p, c, 'Warning', 'Unhealthy', `Startup probe failed: ${this.probeFailure(p, startup)}`);
+      if (failures < startup.failureThreshold) return true;
+      this.event(p, c, 'Normal', 'Killing', `Container ${c.name} failed startup probe, will be restarted`);
+      this.exit(p, c, 137, 'Error', `kubesim: killed after ${failures} failed startup probes`);
+      return false;
+    });
+  }
+
+  private probeReadiness(p: PodRuntime, c: ContainerRuntime, b: Behavior, probe: ProbeSpec): void {
+    let successes = 0;
+    let failures = 0;
+    this.schedule(p, c, probe, () => {
+      if (this.passes(c, b, probe.handler)) {
+        failures = 0;
+        if (!c.ready && ++successes >= probe.successThreshold) this.setReady(p, c);
+        return true;
+      }
+      successes = 0;
+      failures++;
+      this.event(p, c, 'Warning', 'Unhealthy', `Readiness probe failed: ${this.probeFailure(p, probe)}`);
+      if (c.ready && failures >= probe.failureThreshold) {
+        c.ready = false;
+        this.syncStatus(p);
+      }
+      return true;
+    });
+  }
+
+  /** No readinessProbe: Ready as the behaviour says (kubesim's stand-in for the app). */
+  private readyByBehavior(p: PodRuntime, c: ContainerRuntime, b: Behavior): void {
+    if (b.kind === 'slow-start') {
+      const left = b.seconds * 1000 - this.ctx.clock.simElapsed(c.startedMs);
+      this.later(p, c, Math.max(0, left), () => this.setReady(p, c));
+    } else if (b.kind === 'never-ready') {
+      const unhealthy = (): void => {
+        this.event(
+          p,
+          c,
+          'Warning',
+          'Unhealthy',
+          'Readiness probe failed: HTTP probe failed with statuscode: 503',
+        );
+        this.later(p, c, UNHEALTHY_EVERY_MS, unhealthy);
+      };
+      this.later(p, c, 1000, unhealthy);
+    } else {
+      // healthy, degraded: Ready with Running; the caller writes the status
+      c.ready = true;
+      this.log(c, 'ready');
+    }
   }
 
   private setReady(p: PodRuntime, c: ContainerRuntime): void {
@@ -594,7 +755,7 @@ export class Kubelet {
       imageID: c.imageID,
       ...(c.containerId ? { containerID: c.containerId } : {}),
       ready: c.ready,
-      started: c.phase === 'running',
+      started: c.phase === 'running' && c.started,
       restartCount: c.restartCount,
       state,
       lastState: c.lastTerminated ? { terminated: c.lastTerminated } : {},
