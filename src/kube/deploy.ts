@@ -696,8 +696,9 @@ async function restoreAll(
       logger,
       clock,
       phase: 'restore',
-      // the previous version may be a singleton that crashloops rarely: judge it, but only by the deadline
-      classify: { ...options.classify, readyGraceMs: 0 },
+      // the previous version may be a singleton that crashloops rarely, or whose readiness waits on a
+      // dependency: judge it, but only by the deadline
+      classify: { ...options.classify, readyGraceMs: 0, readinessProbes: false },
     });
     for (const h of healthy) {
       const r = report.deployments.find((d) => d.name === h.name);

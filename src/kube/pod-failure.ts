@@ -16,9 +16,23 @@
  *   (CrashLoopBackOff) or lies terminated non-zero — so the verdict comes the moment the second
  *   crash is visible, not after the kubelet's 10 s back-off has bumped restartCount to 2.
  * - PodScheduled=False/Unschedulable for longer than `unschedulableGraceMs` (default 30 s).
- * - A started container that stays unready longer than `readyGraceMs` (default 120 s) — disabled
- *   with 0. Containers still in their startup probe (`started: false`) are never judged, so an
- *   API whose first boot takes minutes is waited for up to the deadline.
+ * - ReadinessProbeFailed (never ready), read off the pod spec's probes as the kubelet runs them
+ *   (`window(p) = initialDelaySeconds + failureThreshold × periodSeconds`, API defaults 0, 3, 10):
+ *   a container that is running, has started (`started` not false), is not Ready, has a
+ *   readinessProbe, and has been running for at least
+ *     window(readinessProbe)                                             without a startupProbe,
+ *     max(window(startupProbe), initialDelaySeconds(readiness))
+ *       + failureThreshold(readiness) × periodSeconds(readiness)        with one,
+ *   AND has at least one `Unhealthy` Warning event "Readiness probe failed: …" for that container
+ *   since it started. The startup probe's whole window is granted because the owner declared
+ *   that first boot may take that long (the kubelet does not probe readiness before the start,
+ *   and may only declare it started at the end of that window); the event proves the probe runs
+ *   and fails rather than the kubelet lagging. The message quotes the newest probe failure.
+ *   Disabled with `readinessProbes: false`.
+ * - NotReady (fallback, e.g. no readinessProbe: Ready then follows Running): a started container
+ *   that stays unready longer than `readyGraceMs` (default 120 s) — disabled with 0 — and never
+ *   before the windows above. Containers still in their startup probe (`started: false`) are
+ *   never judged, so an API whose first boot takes minutes is waited for up to the deadline.
  * - Deployment-level: Progressing=False/ProgressDeadlineExceeded; ReplicaFailure=True (FailedCreate:
  *   quota, admission).
  *
@@ -38,6 +52,8 @@ export type FailureReason =
   | 'CrashLoopBackOff'
   | 'Unschedulable'
   | 'NotReady'
+  /** Running, never Ready, readiness probe failing beyond what its spec allows. */
+  | 'ReadinessProbeFailed'
   | 'FailedCreate'
   | 'ProgressDeadlineExceeded'
   /** gantry's own overall timeout ran out first. */
@@ -63,6 +79,8 @@ export interface ClassifyOptions {
   minRestarts?: number;
   unschedulableGraceMs?: number;
   readyGraceMs?: number;
+  /** The ReadinessProbeFailed rule (default true). */
+  readinessProbes?: boolean;
 }
 
 const IMMEDIATE_WAITING = new Set<FailureReason>([
@@ -165,6 +183,102 @@ function classifyContainer(
   return undefined;
 }
 
+/** A probe's timing with the Kubernetes API defaults; undefined when the container has none. */
+export interface ProbeTiming {
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  failureThreshold: number;
+}
+
+export function probeTiming(probe: unknown): ProbeTiming | undefined {
+  if (!probe || typeof probe !== 'object') return undefined;
+  const p = probe as Record<string, unknown>;
+  const num = (v: unknown, d: number, min: number): number =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d;
+  return {
+    initialDelaySeconds: num(p.initialDelaySeconds, 0, 0),
+    periodSeconds: num(p.periodSeconds, 10, 1),
+    failureThreshold: num(p.failureThreshold, 3, 1),
+  };
+}
+
+/** initialDelaySeconds + failureThreshold × periodSeconds, in ms. */
+export function probeWindowMs(t: ProbeTiming): number {
+  return (t.initialDelaySeconds + t.failureThreshold * t.periodSeconds) * 1000;
+}
+
+export interface ReadinessWindow {
+  /** The container's readiness probe, when it has one. */
+  readiness?: ProbeTiming;
+  startup?: ProbeTiming;
+  /** ms after the container started before a missing Ready may count against it. */
+  notBeforeMs: number;
+}
+
+/** What the pod spec's probes allow container `name` before its unreadiness counts. */
+export function readinessWindow(pod: Pod, name: string): ReadinessWindow {
+  const spec = pod.spec?.containers.find((c) => c.name === name);
+  const readiness = probeTiming(spec?.readinessProbe);
+  const startup = probeTiming(spec?.startupProbe);
+  const startupMs = startup ? probeWindowMs(startup) : 0;
+  const notBeforeMs = readiness
+    ? Math.max(startupMs, readiness.initialDelaySeconds * 1000) +
+      readiness.failureThreshold * readiness.periodSeconds * 1000
+    : startupMs;
+  return { ...(readiness ? { readiness } : {}), ...(startup ? { startup } : {}), notBeforeMs };
+}
+
+/** Running, started, not Ready: the containers whose readiness is in question, with their start. */
+function unreadyContainers(pod: Pod): { cs: ContainerStatus; startedAt: number }[] {
+  const out: { cs: ContainerStatus; startedAt: number }[] = [];
+  for (const cs of pod.status?.containerStatuses ?? []) {
+    const startedAt = cs.state?.running?.startedAt;
+    if (!startedAt || cs.ready || cs.started === false) continue;
+    out.push({ cs, startedAt: Date.parse(startedAt) });
+  }
+  return out;
+}
+
+/**
+ * Whether a container of this pod is past its readiness window and unready, so that its events
+ * decide ReadinessProbeFailed (the wait fetches them only then).
+ */
+export function readinessEventsWanted(pod: Pod, now: number, options: ClassifyOptions = {}): boolean {
+  if (options.readinessProbes === false || pod.metadata.deletionTimestamp) return false;
+  return unreadyContainers(pod).some(({ cs, startedAt }) => {
+    const w = readinessWindow(pod, cs.name);
+    return w.readiness !== undefined && now - startedAt >= w.notBeforeMs;
+  });
+}
+
+const READINESS_FAILED = 'Readiness probe failed';
+
+function readinessFailures(
+  podEvents: readonly KEvent[],
+  container: string,
+  since: number,
+): { latest: KEvent; count: number } | undefined {
+  const hits = podEvents.filter(
+    (e) =>
+      e.type === 'Warning' &&
+      e.reason === 'Unhealthy' &&
+      (e.message ?? '').startsWith(READINESS_FAILED) &&
+      (e.involvedObject?.fieldPath === undefined || e.involvedObject.fieldPath.includes(`{${container}}`)) &&
+      eventTime(e) >= since,
+  );
+  if (hits.length === 0) return undefined;
+  return { latest: hits[0]!, count: hits.reduce((n, e) => n + (e.count ?? 1), 0) };
+}
+
+function describeProbe(w: ReadinessWindow): string {
+  const r = w.readiness!;
+  const parts = [
+    `readiness probe: initialDelaySeconds ${r.initialDelaySeconds}, periodSeconds ${r.periodSeconds}, failureThreshold ${r.failureThreshold}`,
+  ];
+  if (w.startup) parts.push(`after a startup window of ${probeWindowMs(w.startup) / 1000}s`);
+  return parts.join(', ');
+}
+
 function condition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
@@ -199,12 +313,24 @@ export function classifyPodFailure(
       };
     }
   }
+  const unready = unreadyContainers(pod);
+  if (options.readinessProbes !== false) {
+    for (const { cs, startedAt } of unready) {
+      const w = readinessWindow(pod, cs.name);
+      if (!w.readiness || now - startedAt < w.notBeforeMs) continue;
+      const failed = readinessFailures(podEvents, cs.name, startedAt);
+      if (!failed) continue;
+      return {
+        reason: 'ReadinessProbeFailed',
+        container: cs.name,
+        message: `running for ${Math.round((now - startedAt) / 1000)}s without becoming ready (${describeProbe(w)}; allowed ${w.notBeforeMs / 1000}s): ${failed.latest.message ?? READINESS_FAILED}${failed.count > 1 ? ` (x${failed.count})` : ''}`,
+        restarts: cs.restartCount ?? 0,
+      };
+    }
+  }
   if (readyGrace > 0) {
-    for (const cs of pod.status?.containerStatuses ?? []) {
-      const startedAt = cs.state?.running?.startedAt;
-      if (!startedAt || cs.ready || cs.started === false) continue;
-      const since = Date.parse(startedAt);
-      if (now - since >= readyGrace) {
+    for (const { cs, startedAt: since } of unready) {
+      if (now - since >= Math.max(readyGrace, readinessWindow(pod, cs.name).notBeforeMs)) {
         const probe = latestWarning(podEvents, ['Unhealthy'], cs.name);
         return {
           reason: 'NotReady',

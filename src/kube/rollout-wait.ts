@@ -5,6 +5,10 @@
  * pod of the new template shows a cause that waiting will not heal — then from the Deployment's
  * conditions. The first failure ends the wait for all (fail fast); the caller restores.
  *
+ * Never-ready pods are judged by their readiness probe's failures (ReadinessProbeFailed), which
+ * only events carry: once a new pod is past its probe window and still unready, its events are
+ * fetched (at most once a second per pod) and the pod classified again with them.
+ *
  * New pods are recognised by their images: every container image equals the template being
  * rolled out. Images are digest-pinned, so this is exact without computing pod-template-hash.
  */
@@ -19,6 +23,7 @@ import {
   classifyDeploymentFailure,
   classifyPodFailure,
   eventTime,
+  readinessEventsWanted,
   type ClassifyOptions,
   type PodFailure,
 } from './pod-failure.js';
@@ -61,6 +66,8 @@ export interface Evaluation {
   state: 'done' | 'waiting' | 'failed';
   message: string;
   failure?: PodFailure & { pod?: string };
+  /** Pods past their readiness window whose events would decide ReadinessProbeFailed. */
+  wantEvents?: string[];
 }
 
 /** The pods of `target`'s template among `pods` (matching the Deployment's selector and images). */
@@ -88,6 +95,7 @@ export function evaluateRollout(
   pods: Iterable<Pod>,
   now: number,
   options: ClassifyOptions = {},
+  eventsOf: (pod: Pod) => readonly KEvent[] = () => [],
 ): Evaluation {
   if (!deployment) {
     return {
@@ -98,21 +106,24 @@ export function evaluateRollout(
   }
   const fresh = (deployment.metadata.generation ?? 0) >= target.generation;
   const status = rolloutStatus(deployment);
+  const wantEvents: string[] = [];
   for (const pod of podsOfTemplate(deployment, target.images, pods)) {
-    const failure = classifyPodFailure(pod, [], now, options);
+    const failure = classifyPodFailure(pod, eventsOf(pod), now, options);
     if (failure)
       return {
         state: 'failed',
         message: status.message,
         failure: { ...failure, pod: pod.metadata.name ?? '' },
       };
+    if (readinessEventsWanted(pod, now, options)) wantEvents.push(pod.metadata.name ?? '');
   }
+  const more = wantEvents.length > 0 ? { wantEvents } : {};
   if (fresh && (deployment.status?.observedGeneration ?? 0) >= target.generation) {
     const dep = classifyDeploymentFailure(deployment);
     if (dep) return { state: 'failed', message: status.error ?? status.message, failure: dep };
     if (status.done) return { state: 'done', message: status.message };
   }
-  return { state: 'waiting', message: status.error ?? status.message };
+  return { state: 'waiting', message: status.error ?? status.message, ...more };
 }
 
 export interface WaitOptions {
@@ -166,6 +177,41 @@ export async function waitForRollouts(opts: WaitOptions): Promise<RolloutResult[
     fail = reject;
   });
   let settled = false;
+  // events of pods past their readiness window: pod name → events, when fetched, in flight
+  const podEvents = new Map<string, { uid: string; events: KEvent[]; at: number; busy: boolean }>();
+  const eventsOf = (pod: Pod): readonly KEvent[] => {
+    const e = podEvents.get(pod.metadata.name ?? '');
+    return e && e.uid === (pod.metadata.uid ?? '') ? e.events : [];
+  };
+  const fetchEvents = (name: string): void => {
+    const pod = pods?.get(name);
+    if (!pod) return;
+    const uid = pod.metadata.uid ?? '';
+    const known = podEvents.get(name);
+    if (known?.busy || (known && known.uid === uid && clock.now() - known.at < 1_000)) return;
+    const entry = { uid, events: known?.uid === uid ? known.events : [], at: clock.now(), busy: true };
+    podEvents.set(name, entry);
+    opts.client
+      .request<KList<KEvent>>({
+        path: resourcePath('events', opts.namespace),
+        query: { fieldSelector: `involvedObject.name=${name}` },
+        timeoutMs: 5_000,
+        signal: inner.signal,
+      })
+      .then(
+        (list) => {
+          entry.events = (list.items ?? []).filter((e) => e.involvedObject?.name === name);
+          entry.at = clock.now();
+          schedule();
+        },
+        (e: unknown) => {
+          if (!inner.signal.aborted) opts.logger?.debug(`events of pod ${name}: ${errorMessage(e)}`);
+        },
+      )
+      .finally(() => {
+        entry.busy = false;
+      });
+  };
   const evaluate = (): void => {
     if (settled || !deployments || !pods) return;
     const now = clock.now();
@@ -173,8 +219,9 @@ export async function waitForRollouts(opts: WaitOptions): Promise<RolloutResult[
     for (const t of opts.targets) {
       const r = results.get(t.name)!;
       if (r.state === 'succeeded') continue;
-      const ev = evaluateRollout(t, deployments.get(t.name), pods.values(), now, opts.classify);
+      const ev = evaluateRollout(t, deployments.get(t.name), pods.values(), now, opts.classify, eventsOf);
       r.message = ev.message;
+      for (const name of ev.wantEvents ?? []) fetchEvents(name);
       if (ev.state === 'failed') {
         settled = true;
         settle({ kind: 'failed', failed: { target: t, evaluation: ev } });

@@ -49,7 +49,15 @@ async function rolloutStatus(name: string): Promise<{ code: number; stdout: stri
   return { code, stdout, ms: Date.now() - t };
 }
 
-async function createRaw(name: string, image: string, replicas = 1): Promise<void> {
+/** Probes as a chart would write them, at the harness's clock (×10: kubesim's 1 s is 0.1 s here). */
+const READINESS = { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 3 };
+
+async function createRaw(
+  name: string,
+  image: string,
+  replicas = 1,
+  probes: Record<string, unknown> = {},
+): Promise<void> {
   await env.client.request({
     method: 'POST',
     path: resourcePath('deployments', 'cls'),
@@ -61,13 +69,16 @@ async function createRaw(name: string, image: string, replicas = 1): Promise<voi
         replicas,
         progressDeadlineSeconds: 600,
         selector: { matchLabels: { app: name } },
-        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: { containers: [{ name: 'app', image, ports: [{ containerPort: 8080 }], ...probes }] },
+        },
       },
     },
   });
 }
 
-async function capture(key: string, deployment: string): Promise<void> {
+async function capture(key: string, deployment: string): Promise<Pod> {
   const pods = await env.client.request<KList<Pod>>({
     path: resourcePath('pods', 'cls'),
     query: { labelSelector: `app=${deployment}` },
@@ -78,6 +89,7 @@ async function capture(key: string, deployment: string): Promise<void> {
     query: { fieldSelector: `involvedObject.name=${pod.metadata.name ?? ''}` },
   });
   captured[key] = { pod, events: events.items };
+  return pod;
 }
 
 describe('gantry rollout-status on live pods', () => {
@@ -110,5 +122,49 @@ describe('gantry rollout-status on live pods', () => {
     expect(r.stdout).toContain(`deployment ${key}, pod ${key}-`);
     expect(r.ms).toBeLessThan(20_000); // the deadline is 600 s simulated = 60 s here
     await capture(key, key);
+  });
+});
+
+describe('readiness probes on live pods', () => {
+  it('never ready with a readinessProbe: ReadinessProbeFailed once the probe window has passed, quoting the probe', async () => {
+    await createRaw('never', await env.image('cls/never', 'v1', 'never-ready'), 1, {
+      readinessProbe: READINESS,
+    });
+    const r = await rolloutStatus('never');
+    expect(r.code, r.stdout).toBe(1);
+    expect(r.stdout).toContain('ReadinessProbeFailed');
+    expect(r.stdout).toContain('deployment never, pod never-');
+    expect(r.stdout).toContain('Readiness probe failed: HTTP probe failed with statuscode: 503');
+    const verdictAt = Date.now();
+    // the window is 3 s after the container started (wall clock, as gantry reads the spec;
+    // timestamps have second precision); ready-grace is 2 min
+    expect(r.ms).toBeLessThan(15_000);
+    const pod = await capture('neverReady', 'never');
+    const startedAt = Date.parse(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
+    expect(verdictAt - startedAt).toBeGreaterThanOrEqual(3_000);
+  });
+
+  it('slow starters inside their startup window: not failed, and Ready in the end', async () => {
+    // httpGet startup probe: started=false while booting (kubesim allows 60 s = 6 s wall)
+    await createRaw('boot', await env.image('cls/boot', 'v1', 'slow-start=40'), 1, {
+      startupProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1, failureThreshold: 60 },
+      readinessProbe: READINESS,
+    });
+    // tcpSocket startup probe: started at once, readiness fails until the app is up after 4 s
+    await createRaw('warm', await env.image('cls/warm', 'v1', 'slow-start=40'), 1, {
+      startupProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1, failureThreshold: 60 },
+      readinessProbe: READINESS,
+    });
+    await new Promise((r) => setTimeout(r, 2_500));
+    const boot = await capture('startupBooting', 'boot');
+    expect(boot.status?.containerStatuses?.[0]).toMatchObject({ started: false, ready: false });
+    const warm = await capture('startupWarming', 'warm');
+    expect(warm.status?.containerStatuses?.[0]).toMatchObject({ started: true, ready: false });
+    expect(captured.startupWarming!.events.some((e) => e.message?.startsWith('Readiness probe failed'))).toBe(
+      true,
+    );
+    const [b, w] = await Promise.all([rolloutStatus('boot'), rolloutStatus('warm')]);
+    expect(b.code, b.stdout).toBe(0);
+    expect(w.code, w.stdout).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { migrationJobFromDeployment, parseMigrationInput } from '../../src/kube/
 import { sameTemplate } from '../../src/kube/restore.js';
 import { evaluateRollout, podsOfTemplate, type RolloutTarget } from '../../src/kube/rollout-wait.js';
 import type { Deployment, KObject, Pod } from '../../src/kube/types.js';
-import { crashLoop, healthy } from './fixtures/pods.js';
+import { crashLoop, healthy, runningNotReady, unhealthy, withProbes } from './fixtures/pods.js';
 
 const IMAGE = 'registry.example/app@sha256:' + 'a'.repeat(64);
 
@@ -64,6 +64,28 @@ describe('evaluateRollout', () => {
     expect(evaluateRollout(target, deployment({ observedGeneration: 5 }), [other], NOW).state).toBe(
       'waiting',
     );
+  });
+  it('asks for the events of a pod past its readiness window, and fails on them (ReadinessProbeFailed)', () => {
+    const pod = withProbes(runningNotReady('2025-01-10T10:00:00Z', true), {
+      readinessProbe: { httpGet: { path: '/ready', port: 8080 } },
+    });
+    const d = deployment({ observedGeneration: 5, replicas: 2, updatedReplicas: 1, availableReplicas: 1 });
+    const early = evaluateRollout(target, d, [pod], Date.parse('2025-01-10T10:00:20Z'));
+    expect(early.state).toBe('waiting');
+    expect(early.wantEvents).toBeUndefined();
+    const late = evaluateRollout(target, d, [pod], NOW);
+    expect(late).toMatchObject({ state: 'waiting', wantEvents: ['api-7d9c6b5f4-slow'] });
+    const events = [
+      unhealthy(
+        pod,
+        'Readiness probe failed: HTTP probe failed with statuscode: 503',
+        '2025-01-10T10:00:50Z',
+      ),
+    ];
+    expect(evaluateRollout(target, d, [pod], NOW, {}, () => events)).toMatchObject({
+      state: 'failed',
+      failure: { reason: 'ReadinessProbeFailed', pod: 'api-7d9c6b5f4-slow', container: 'api' },
+    });
   });
   it('a deleted deployment fails', () => {
     expect(evaluateRollout(target, undefined, [], NOW).failure?.reason).toBe('Deleted');
