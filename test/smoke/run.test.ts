@@ -207,6 +207,26 @@ describe('runSmokeTest', () => {
     expect(all).not.toContain('env-secret-value');
   });
 
+  it('masks a password written in the check URL wherever it is echoed', async () => {
+    const clock = new ManualClock();
+    const logger = new MemoryLogger();
+    const checks = parseSmokeChecks([{ url: 'http://ops:pw%2Fsecret-42@a.test/' }]);
+    const echo: HttpProbe = async (req) => ({
+      kind: 'response',
+      url: req.url,
+      status: 401,
+      headers: {},
+      body: Buffer.from('rejected password pw/secret-42'),
+      bodyTruncated: false,
+      timings: { totalMs: 1 },
+      redirects: [],
+    });
+    const report = await runSmokeTest({ checks, deadlineMs: 1500 }, { logger, clock, probe: echo });
+    expect(report.checks[0]?.lastFailure?.bodyExcerpt).toBe('rejected password ***');
+    expect(report.checks[0]?.url).toBe('http://ops:***@a.test/');
+    expect(JSON.stringify(report) + logger.text()).not.toContain('secret-42');
+  });
+
   it('throws a cancelled error when the signal aborts', async () => {
     const controller = new AbortController();
     controller.abort(new Error('received SIGTERM'));

@@ -171,6 +171,14 @@ describe('smoke test over plain HTTP', () => {
     expect(other.requests[0]?.headers.authorization).toBeUndefined();
   });
 
+  it('opens a fresh connection for every request (a pooled one would hide a broken origin)', async () => {
+    const server = await startServer(respond.text('ok'));
+    const { report } = await smoke([{ url: `${server.origin}/`, 'consecutive-successes': 3 }]);
+    expect(report.passed).toBe(true);
+    expect(server.requests).toHaveLength(3);
+    expect(new Set(server.requests.map((r) => r.remotePort)).size).toBe(3);
+  });
+
   it('classifies a reset connection as connection-reset', async () => {
     const server = await startResettingServer();
     const { report } = await smoke([{ url: `${server.origin}/` }], { deadlineMs: 500 });
@@ -298,6 +306,23 @@ describe('TLS', () => {
     });
     expect(only(report).failureClass).toBe('tls');
     expect(only(report).detail).toContain('localhost');
+  });
+
+  it('checks the certificate against the URL host, not the address resolve dials', async () => {
+    // the certificate names 127.0.0.1 (the address dialed), not 127.0.0.3 (the URL's host)
+    const server = await startServer(respond.text('ok'), {
+      tls: { key: pki.serverKey, cert: pki.serverCert },
+    });
+    const direct = await smoke([{ url: `${server.origin}/`, 'consecutive-successes': 1 }], {
+      caCert: pki.caCert,
+    });
+    expect(direct.report.passed).toBe(true);
+    const { report } = await smoke(
+      [{ url: `https://127.0.0.3:${server.port}/`, resolve: [`127.0.0.3:${server.port}:127.0.0.1`] }],
+      { deadlineMs: 500, caCert: pki.caCert },
+    );
+    expect(only(report).failureClass).toBe('tls');
+    expect(only(report).detail).toContain('127.0.0.3');
   });
 
   it('passes with insecure, warning that verification is off and what it let through', async () => {

@@ -88,6 +88,15 @@ describe('evaluateResponse', () => {
     ],
     ['header contains', { 'expect-header': { 'Content-Type': 'json' } }, response(200), { ok: true }],
     [
+      'header value differs',
+      { 'expect-header': { 'Content-Type': 'text/html' } },
+      response(200),
+      {
+        failureClass: 'header-mismatch',
+        detail: 'header content-type is "application/json", expected "text/html"',
+      },
+    ],
+    [
       'header missing',
       { 'expect-header': { 'X-Version': 'v2' } },
       response(200),
