@@ -41,6 +41,8 @@ export interface DeploymentSpecLite {
   strategy?: 'RollingUpdate' | 'Recreate';
   progressDeadlineSeconds?: number;
   extraContainers?: { name: string; image: string }[];
+  /** readinessProbe / startupProbe of the main container (which then listens on 8080). */
+  probes?: { readinessProbe?: Record<string, unknown>; startupProbe?: Record<string, unknown> };
 }
 
 let counter = 0;
@@ -84,7 +86,16 @@ export async function startKubeEnv(opts: KubesimOptions = {}): Promise<KubeEnv> 
           progressDeadlineSeconds: s.progressDeadlineSeconds ?? 600,
           template: {
             metadata: { labels: { app: s.name } },
-            spec: { containers: [{ name: container, image: s.image }, ...(s.extraContainers ?? [])] },
+            spec: {
+              containers: [
+                {
+                  name: container,
+                  image: s.image,
+                  ...(s.probes ? { ports: [{ containerPort: 8080 }], ...s.probes } : {}),
+                },
+                ...(s.extraContainers ?? []),
+              ],
+            },
           },
         },
       };
