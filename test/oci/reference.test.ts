@@ -325,4 +325,15 @@ describe('parseReference (gantry entry point)', () => {
   it("rejects a wrong-length digest with go-digest's reason", () => {
     expect(() => parseReference('app@sha256:' + 'a'.repeat(40))).toThrow(/invalid checksum digest length/);
   });
+  it("accepts a tag of 128 characters and rejects one of 129 (the grammar's limit)", () => {
+    expect(parseReference(`app:${'t'.repeat(128)}`).tag).toHaveLength(128);
+    expect(() => parseReference(`app:${'t'.repeat(129)}`)).toThrow(/invalid reference format/);
+  });
+  it('ignores whitespace around a reference read from an input or a file', () => {
+    expect(parseReference(' 127.0.0.1:5000/team/app:v1\n')).toEqual({
+      domain: '127.0.0.1:5000',
+      path: 'team/app',
+      tag: 'v1',
+    });
+  });
 });

@@ -148,6 +148,21 @@ describe('manifests', () => {
     expect(transport.log[0]?.method).toBe('PUT');
     expect(transport.log[0]?.headers?.['content-type']).toBe('application/vnd.oci.image.manifest.v1+json');
   });
+  it('rejects a PUT the registry says it stored under another digest', async () => {
+    const { c } = client(() => ({ status: 201, headers: { 'docker-content-digest': digestOf('other') } }));
+    const e = await rejection(c.putManifest('git.example.com/team/app:v2', manifest));
+    expect(isGantryError(e, 'infrastructure')).toBe(true);
+    expect((e as Error).message).toContain(
+      `the registry stored ${digestOf('other')}, but the content hashes to ${manifestDigest}`,
+    );
+  });
+
+  it('refuses to PUT content under a digest it does not hash to, before sending anything', async () => {
+    const { c, transport } = client(() => ({ status: 201 }));
+    const e = await rejection(c.putManifest(`git.example.com/team/app@${digestOf('other')}`, manifest));
+    expect(isGantryError(e, 'input')).toBe(true);
+    expect(transport.log).toHaveLength(0);
+  });
 });
 
 describe('retries', () => {
@@ -189,6 +204,21 @@ describe('retries', () => {
 describe('auth', () => {
   const challenge =
     'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:team/app:pull"';
+
+  it('asks the token service for the scope the challenge names as well as its own', async () => {
+    const wider =
+      'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:team/app:pull,push"';
+    const { c, transport } = client((req) => {
+      if (req.url.startsWith('https://auth.example.com/'))
+        return { status: 200, body: Buffer.from('{"token":"tok-1"}') };
+      if (req.headers?.authorization !== 'Bearer tok-1')
+        return { status: 401, headers: { 'www-authenticate': wider } };
+      return okManifest;
+    });
+    await c.getManifest('registry.example.com/team/app:v1');
+    const token = transport.log.find((r) => r.url.startsWith('https://auth.example.com/'));
+    expect(new URL(token?.url ?? '').searchParams.getAll('scope')).toEqual(['repository:team/app:pull,push']);
+  });
 
   it('discovers Bearer auth, fetches a token for the scope, caches it', async () => {
     const { c, transport } = client(
@@ -303,6 +333,45 @@ describe('tags, referrers, uploads', () => {
       await fallback.c.getReferrers(`git.example.com/team/app@${subject}`, { artifactType: 'sig' }),
     ).toHaveLength(1);
     expect(referrersTag(subject)).toBe(`sha256-${'a'.repeat(64)}`);
+  });
+
+  it('rejects a blob upload the registry says it stored under another digest', async () => {
+    const { c } = client((req) => {
+      if (req.method === 'HEAD') return { status: 404 };
+      if (req.method === 'POST')
+        return { status: 202, headers: { location: '/v2/team/app/blobs/uploads/u1' } };
+      return { status: 201, headers: { 'docker-content-digest': digestOf('other') } };
+    });
+    const e = await rejection(c.pushBlob('git.example.com/team/app', 'layer bytes'));
+    expect(isGantryError(e, 'infrastructure')).toBe(true);
+    expect((e as Error).message).toContain(
+      `the registry stored ${digestOf('other')}, not ${digestOf('layer bytes')}`,
+    );
+  });
+
+  it('restarts a chunked upload in a fresh session when the registry lost bytes', async () => {
+    const bytes = Buffer.from('0123456789');
+    let session = 0;
+    const { c, transport } = client((req) => {
+      if (req.method === 'HEAD') return { status: 404 };
+      if (req.method === 'POST')
+        return { status: 202, headers: { location: `/v2/team/app/blobs/uploads/u${++session}` } };
+      if (req.method === 'PATCH') {
+        const [, end] = (req.headers?.['content-range'] ?? '').split('-');
+        // the first session drops the second chunk: its range stays at 0-3
+        const range = session === 1 && end === '7' ? '0-3' : `0-${end}`;
+        return { status: 202, headers: { location: req.url, range } };
+      }
+      return { status: 201, headers: { 'docker-content-digest': digestOf(bytes) } };
+    });
+    expect(await c.pushBlob('git.example.com/team/app', bytes, { chunkSize: 4 })).toEqual({
+      digest: digestOf(bytes),
+      size: 10,
+    });
+    expect(transport.log.filter((r) => r.method === 'POST')).toHaveLength(2);
+    const puts = transport.log.filter((r) => r.method === 'PUT');
+    expect(puts).toHaveLength(1);
+    expect(puts[0]?.url).toContain('/uploads/u2');
   });
 
   it('uploads in chunks with Content-Range and finishes with the digest', async () => {

@@ -67,6 +67,22 @@ describe('token auth (distribution auth: token + test JWT issuer)', () => {
     client.close();
   });
 
+  it('mounts a blob across repositories with one token covering both (no 401 round trip)', async () => {
+    const transport = countingTransport();
+    const client = new RegistryClient({ credentials: alice, transport, dockerConfig: false, env: {} });
+    const { digest } = await client.pushBlob(`${reg.host}/alice/mount-source`, `mount me ${Date.now()}`);
+    const before = transport.log.length;
+    const target = `${reg.host}/alice/mount-target`;
+    expect(await client.mountBlob(target, digest, `${reg.host}/alice/mount-source`)).toBe(true);
+    expect(transport.log.slice(before)).toEqual(['GET /token', 'POST /v2/alice/mount-target/blobs/uploads/']);
+    expect(issuer.requests.at(-1)?.scopes).toEqual([
+      'repository:alice/mount-source:pull',
+      'repository:alice/mount-target:pull,push',
+    ]);
+    expect(await client.blobExists(target, digest)).toBe(true);
+    client.close();
+  });
+
   it('pulls anonymously with an anonymous token', async () => {
     await pushTestIndex(reg.url, 'alice/multi', 'v1', { credentials: alice });
     const client = new RegistryClient({ dockerConfig: false, env: {} });
