@@ -101,6 +101,21 @@ function fakeRegistry(resolve: (ref: string) => ManifestInfo): RegistryReader & 
   };
 }
 
+/** A fake buildah: every push writes the digest `pushedAs(ref)` to its --digestfile. */
+function fakeBuildah(pushedAs: (ref: string) => string): ExecFn & { calls: Call[] } {
+  const calls: Call[] = [];
+  const fn: ExecFn = async (command, args, opts = {}) => {
+    calls.push({ command, args, options: opts });
+    const file = args[args.indexOf('--digestfile') + 1];
+    if (args.includes('--digestfile') && file) {
+      const ref = (args.at(-1) ?? '').replace(/^docker:\/\//, '');
+      await writeFile(file, pushedAs(ref));
+    }
+    return result(command, args, args[0] === 'inspect' ? 1 : 0);
+  };
+  return Object.assign(fn, { calls });
+}
+
 const inputs = (flags: Record<string, string>, env: NodeJS.ProcessEnv = ENV) =>
   getBuildInputs(
     new Inputs(flagInputSource({ image: 'r.example/acme/{target}', targets: 'api', ...flags })),
@@ -256,6 +271,72 @@ describe('buildImages', () => {
       expect(c.args.join(' ')).not.toContain('hunter2-secret');
     }
     expect(existsSync(config)).toBe(false);
+  });
+
+  it('masks the registry password and every build secret in what a failed build reports', async () => {
+    const env = { ...ENV, GANTRY_REGISTRY_PASSWORD: 'hunter2-secret', NPM_TOKEN: 'npm-env-secret-456' };
+    const leaky = fakeDocker({
+      buildFailures: [
+        '#6 [api 2/2] RUN cat /run/secrets/*\n#6 0.2 hunter2-secret tok-value-123 npm-env-secret-456\n' +
+          'ERROR: failed to solve: process "/bin/sh -c cat /run/secrets/*" did not complete successfully: exit code: 1',
+      ],
+    });
+    // the real exec masks captured output with the masker it is given; so does this wrapper
+    const exec: ExecFn = async (command, args, opts = {}) => {
+      const r = await leaky(command, args, opts);
+      return { ...r, stderr: opts.masker ? opts.masker.mask(r.stderr) : r.stderr };
+    };
+    const logger = new MemoryLogger();
+    const err = await buildImages(
+      inputs({ username: 'ci', secrets: 'tok=tok-value-123', 'secret-envs': 'npm=NPM_TOKEN' }, env),
+      {
+        logger,
+        env,
+        exec,
+        git: noGit,
+        registryReader: () => fakeRegistry(() => ({ digest: '', mediaType: undefined, platforms: {} })),
+      },
+    ).catch((e: unknown) => e);
+    const message = (err as Error).message;
+    expect(message).toContain('*** *** ***');
+    for (const secret of ['hunter2-secret', 'tok-value-123', 'npm-env-secret-456']) {
+      expect(message + logger.text()).not.toContain(secret);
+    }
+  });
+
+  it('buildah: fails when the tags of one image were pushed as different digests', async () => {
+    const exec = fakeBuildah((ref) => (ref.endsWith(':main') ? digestOf('other') : digestOf('api')));
+    const reg = fakeRegistry((ref) => ({
+      digest: ref.endsWith(':main') ? digestOf('other') : digestOf('api'),
+      mediaType: undefined,
+      platforms: {},
+    }));
+    const err = await buildImages(inputs({ builder: 'buildah' }), {
+      logger: new MemoryLogger(),
+      env: ENV,
+      exec,
+      git: noGit,
+      registryReader: () => reg,
+    }).catch((e: unknown) => e);
+    expect((err as GantryError).code).toBe('check-failed');
+    expect((err as Error).message).toMatch(
+      /buildah pushed r\.example\/acme\/api:main as sha256:6f7468.*but the first tag as/,
+    );
+  });
+
+  it('buildah merge: fails when the index was pushed as different digests under its tags', async () => {
+    const exec = fakeBuildah((ref) => (ref.endsWith(':main') ? digestOf('other') : digestOf('index')));
+    const reg = fakeRegistry((ref) => ({
+      digest: ref.endsWith(':main') ? digestOf('other') : digestOf(ref.includes('arm64') ? 'arm' : 'amd'),
+      mediaType: undefined,
+      platforms: {},
+    }));
+    const err = await buildImages(
+      inputs({ builder: 'buildah', mode: 'merge', platforms: 'linux/amd64,linux/arm64' }),
+      { logger: new MemoryLogger(), env: ENV, exec, git: noGit, registryReader: () => reg },
+    ).catch((e: unknown) => e);
+    expect((err as GantryError).code).toBe('check-failed');
+    expect((err as Error).message).toMatch(/r\.example\/acme\/api:main pushed as sha256:6f7468/);
   });
 
   it('docker driver, two platforms: builds each and merges them with imagetools; platforms come from the index', async () => {

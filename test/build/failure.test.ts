@@ -26,6 +26,11 @@ describe('classifyBuildFailure', () => {
   it.each([
     ['ERROR: failed to push r/x:1: unexpected status: 401 Unauthorized', 'other'],
     ['ERROR: denied: requested access to the resource is denied', 'other'],
+    // a refused credential is final even when the log also shows a transient error before it
+    [
+      '#7 pushing layers: 503 Service Unavailable, retrying\nERROR: failed to push r/x:1: unexpected status: 403 Forbidden',
+      'other',
+    ],
     [
       'ERROR: Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection reset by peer',
       'transient',
