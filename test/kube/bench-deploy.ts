@@ -5,6 +5,11 @@
  *   crashloop verdict   release applied → verdict: gantry (fail fast) vs `kubectl rollout status`
  *                       with progressDeadlineSeconds 30; the 600 s default is extrapolated as
  *                       kubectl(30) + 570 s (kubectl waits for the deadline; gantry does not)
+ *   never-ready verdict a release whose readiness probe never passes (periodSeconds 5,
+ *                       failureThreshold 3: a 15 s window) → verdict, gantry (ReadinessProbeFailed)
+ *                       vs `kubectl rollout status` with progressDeadlineSeconds 30 (600 extrapolated
+ *                       the same way); also the verdict's lag behind the moment the pod showed it
+ *                       (its container's start + the probe window)
  *   success lag         Deployment complete (seen by an independent watcher) → process exit:
  *                       `gantry rollout-status` vs `kubectl rollout status`, started together
  *   fan-out             deploy() of 30 Deployments at once vs one (healthy, same images)
@@ -23,7 +28,7 @@ import { runInformer } from '../../src/kube/informer.js';
 import { loadClusterConnection } from '../../src/kube/kubeconfig.js';
 import { rolloutStatus } from '../../src/kube/rollout-status.js';
 import { parseDeployTargets } from '../../src/kube/targets.js';
-import type { Deployment } from '../../src/kube/types.js';
+import type { Deployment, Pod } from '../../src/kube/types.js';
 import { startKubesim } from '../../sandbox/kubesim/index.js';
 import { startRegistry } from '../../sandbox/registry.js';
 import { pushTestImage } from '../fixtures/oci-images.js';
@@ -33,6 +38,16 @@ export interface DeployBenchResult {
     gantryVerdictMs: number;
     gantryTotalMs: number;
     gantryReason: string;
+    kubectl30Ms: number;
+    kubectlMessage: string;
+  };
+  neverReady: {
+    gantryVerdictMs: number;
+    /** verdict − (container startedAt + probe window); startedAt has second precision. */
+    afterWindowMs: number;
+    windowMs: number;
+    gantryReason: string;
+    gantryMessage: string;
     kubectl30Ms: number;
     kubectlMessage: string;
   };
@@ -91,7 +106,7 @@ export async function measureDeploy(o: {
     namespace: string,
     name: string,
     img: string,
-    extra: { replicas?: number; deadline?: number } = {},
+    extra: { replicas?: number; deadline?: number; probes?: Record<string, unknown> } = {},
   ): Promise<void> => {
     await client.request({
       method: 'POST',
@@ -107,7 +122,15 @@ export async function measureDeploy(o: {
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
             metadata: { labels: { app: name } },
-            spec: { containers: [{ name: 'app', image: img }] },
+            spec: {
+              containers: [
+                {
+                  name: 'app',
+                  image: img,
+                  ...(extra.probes ? { ports: [{ containerPort: 8080 }], ...extra.probes } : {}),
+                },
+              ],
+            },
           },
         },
       },
@@ -122,7 +145,7 @@ export async function measureDeploy(o: {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  const runDeploy = (namespace: string, lines: string[]) =>
+  const runDeploy = (namespace: string, lines: string[], logger = new MemoryLogger()) =>
     deploy(
       {
         namespace,
@@ -134,7 +157,7 @@ export async function measureDeploy(o: {
         changeCause: 'bench',
         checkPermissions: true,
       },
-      { client, resolver, logger: new MemoryLogger() },
+      { client, resolver, logger },
     );
   try {
     // --- (a) crashloop verdict ---------------------------------------------------------------------------
@@ -166,6 +189,65 @@ export async function measureDeploy(o: {
     };
     log(
       `crashloop: gantry ${Math.round(crashloop.gantryVerdictMs)} ms (${crashloop.gantryReason}), kubectl ${Math.round(k.ms)} ms (${k.message})`,
+    );
+
+    // --- (a') never-ready verdict -------------------------------------------------------------------------------
+    const probe = {
+      readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5, failureThreshold: 3 },
+    };
+    const windowMs = 15_000;
+    const nr1 = await image('bench/never', 'healthy');
+    const nrBad = await image('bench/never', 'never-ready');
+    await ns('never-g');
+    await ns('never-k');
+    await create('never-g', 'api', nr1, { deadline: 30, probes: probe });
+    await create('never-k', 'api', nr1, { deadline: 30, probes: probe });
+    await Promise.all([until('never-g', ['api']), until('never-k', ['api'])]);
+    log('never-ready: gantry and kubectl side by side (readiness probe window 15 s; deadline 30 s)');
+    const kubectlNever = (async () => {
+      const set = await kubectl('set', 'image', 'deployment/api', `app=${nrBad}`, '-n', 'never-k');
+      if (set.code !== 0) throw new Error(`kubectl set image: ${set.stderr}`);
+      const applied = performance.now();
+      const st = await kubectl('rollout', 'status', 'deployment/api', '-n', 'never-k', '--timeout=300s');
+      return { ms: st.endedAt - applied, message: (st.stderr || st.stdout).trim().split('\n').at(-1) ?? '' };
+    })();
+    // the pods are gone after the restore: note each container's start while they run
+    const startedOf = new Map<string, string>();
+    const podWatch = new AbortController();
+    const podWatcher = runInformer<Pod>({
+      client,
+      path: resourcePath('pods', 'never-g'),
+      signal: podWatch.signal,
+      onChange: (items) => {
+        for (const [name, p] of items) {
+          const at = p.status?.containerStatuses?.[0]?.state?.running?.startedAt;
+          if (at && !startedOf.has(name)) startedOf.set(name, at);
+        }
+      },
+    }).catch(() => undefined);
+    let verdictWall = 0;
+    const nrLogger = new (class extends MemoryLogger {
+      override error(m: string): void {
+        if (!verdictWall) verdictWall = Date.now();
+        super.error(m);
+      }
+    })();
+    const nrReport = await runDeploy('never-g', [`api=${nrBad}`], nrLogger);
+    const kn = await kubectlNever;
+    podWatch.abort();
+    await podWatcher;
+    const startedAt = Date.parse(startedOf.get(nrReport.failure?.pod ?? '') ?? '');
+    const neverReady = {
+      gantryVerdictMs: nrReport.timings.waitMs ?? NaN,
+      afterWindowMs: verdictWall - (startedAt + windowMs),
+      windowMs,
+      gantryReason: `${nrReport.result}: ${nrReport.failure?.reason ?? '?'}`,
+      gantryMessage: nrReport.failure?.message ?? '',
+      kubectl30Ms: kn.ms,
+      kubectlMessage: kn.message,
+    };
+    log(
+      `never-ready: gantry ${Math.round(neverReady.gantryVerdictMs)} ms (${neverReady.gantryReason}, ${Math.round(neverReady.afterWindowMs)} ms after the probe window), kubectl ${Math.round(kn.ms)} ms (${kn.message})`,
     );
 
     // --- (b) success-detection lag -------------------------------------------------------------------------
@@ -244,7 +326,7 @@ export async function measureDeploy(o: {
       thirtyWaitMs: thirty.timings.waitMs ?? NaN,
     };
     log(`fan-out: one ${one.durationMs} ms, thirty ${thirty.durationMs} ms`);
-    return { crashloop, success, fanout };
+    return { crashloop, neverReady, success, fanout };
   } finally {
     registry.close();
     client.close();
