@@ -3,9 +3,9 @@
  * CLI commands both call. Everything is validated (references, key, password, mode) before the
  * first request, so a bad input or a wrong password pushes nothing.
  */
-import { readFile } from 'node:fs/promises';
 import { ConfigurationError, GantryError, errorMessage } from '../core/errors.js';
-import { legacyAnnotationsFromBundle, trustedRootMaterial } from './bundle.js';
+import { legacyAnnotationsFromBundle } from './bundle.js';
+import { certificatePolicyFromTrustedRoot } from './keyless-policy.js';
 import { INTOTO_PAYLOAD_TYPE } from './bundle-layout.js';
 import type { Logger } from '../core/logging.js';
 import type { Inputs } from '../core/inputs.js';
@@ -28,6 +28,9 @@ import {
   type ImageVerificationPolicy,
 } from './verify-image.js';
 import { cjsExports } from '../core/cjs-interop.js';
+
+/** The keyless policy builder, shared with k3s-deploy's signature gate (src/kube/images.ts). */
+export { certificatePolicyFromTrustedRoot } from './keyless-policy.js';
 
 export interface RunContext {
   env: NodeJS.ProcessEnv;
@@ -158,43 +161,6 @@ export async function runVerify(inputs: VerifyInputs, ctx: RunContext): Promise<
     }
   }
   return results;
-}
-
-/** Fulcio CA certificates, Rekor keys and identity constraints from a Sigstore trusted root file. */
-async function certificatePolicyFromTrustedRoot(
-  inputs: VerifyInputs,
-): Promise<Pick<ImageVerificationPolicy, 'certificate' | 'rekorKeys' | 'trustedRoot'>> {
-  let root: unknown;
-  try {
-    root = JSON.parse(await readFile(inputs.trustedRoot ?? '', 'utf8'));
-  } catch (e) {
-    throw new ConfigurationError(
-      `trusted-root ${inputs.trustedRoot ?? ''} cannot be read: ${errorMessage(e)}`,
-      {
-        input: 'trusted-root',
-      },
-    );
-  }
-  const material = trustedRootMaterial(root);
-  // keyless bundles are verified by sigstore-js against the trusted root itself
-  const trustedRoot = root;
-  const regexp = (s: string | undefined): RegExp | undefined =>
-    s === undefined ? undefined : new RegExp(`^(?:${s})$`);
-  return {
-    certificate: {
-      roots: material.roots,
-      intermediates: material.intermediates,
-      identities: [
-        {
-          subject: inputs.certificateIdentity ?? regexp(inputs.certificateIdentityRegexp),
-          issuer: inputs.certificateOidcIssuer ?? regexp(inputs.certificateOidcIssuerRegexp),
-        },
-      ],
-    },
-    // keyless signatures are only as good as their transparency log entry: require the SET
-    rekorKeys: material.rekorKeys,
-    trustedRoot,
-  };
 }
 
 /** The sign-image action body: INPUT_* → signatures output. */

@@ -546,7 +546,10 @@ async function verifySignatures(
       'signature-invalid',
       `signature verification failed; nothing was deployed:\n  ${failures.join('\n  ')}`,
       {
-        hint: 'sign the images with the key matching "verify-key" (gantry sign / sign-image) before deploying',
+        hint:
+          'sign the images (gantry sign / sign-image) with the key matching "verify-key", or keylessly as ' +
+          'the identity and issuer given in "verify-certificate-identity" / "verify-certificate-oidc-issuer", ' +
+          'before deploying',
       },
     );
   }

@@ -8,7 +8,7 @@ import { Inputs } from '../core/inputs.js';
 import type { Logger } from '../core/logging.js';
 import { readSmokeOptions, type SmokeOptions } from '../smoke/index.js';
 import { HttpKubeClient } from './client.js';
-import { keyVerifier, registryClient, registryResolver } from './images.js';
+import { keylessGateInputs, registryClient, registryResolver, signatureGate } from './images.js';
 import { loadClusterConnection } from './kubeconfig.js';
 import { release, type ReleaseReport } from './release.js';
 import { readDeployInputs, toDeployOptions, type DeployInputs } from './run.js';
@@ -67,10 +67,12 @@ export async function runRelease(i: ReleaseInputs, ctx: RunReleaseContext): Prom
       : {}),
   });
   try {
-    const verifier =
-      i.deploy.verifyKey.length > 0
-        ? await keyVerifier({ keys: i.deploy.verifyKey, registry, env })
-        : undefined;
+    const verifier = await signatureGate({
+      keys: i.deploy.verifyKey,
+      keyless: keylessGateInputs(i.deploy),
+      registry,
+      env,
+    });
     return await release(
       {
         deploy: options,

@@ -13,7 +13,14 @@ import { SummaryBuilder } from '../core/summary.js';
 import { formatDuration } from '../core/durations.js';
 import { HttpKubeClient, KubeApiError, resourcePath } from './client.js';
 import { deploy, failureText, type DeployOptions, type DeployReport } from './deploy.js';
-import { keyVerifier, registryClient, registryResolver, type ImageVerifier } from './images.js';
+import {
+  keylessGateInputs,
+  registryClient,
+  registryResolver,
+  signatureGate,
+  type ImageVerifier,
+  type KeylessGateInputs,
+} from './images.js';
 import { loadClusterConnection, type ClusterConnection } from './kubeconfig.js';
 import { parseMigrationInput } from './migration.js';
 import { containerImages, defaultChangeCause, runUrlFromEnv } from './plan.js';
@@ -22,7 +29,7 @@ import { parseBuiltImages, parseDeployTargets } from './targets.js';
 import type { Deployment } from './types.js';
 
 /** Every k3s-deploy input, keyed like action.yml (camelCase). */
-export interface DeployInputs {
+export interface DeployInputs extends KeylessGateInputs {
   kubeconfig: string | undefined;
   context: string | undefined;
   server: string | undefined;
@@ -56,6 +63,11 @@ export function readDeployInputs(inputs: Inputs): DeployInputs {
     deployments: inputs.list('deployments'),
     images: inputs.optional('images'),
     verifyKey: inputs.list('verify-key'),
+    verifyCertificateIdentity: inputs.optional('verify-certificate-identity'),
+    verifyCertificateIdentityRegexp: inputs.optional('verify-certificate-identity-regexp'),
+    verifyCertificateOidcIssuer: inputs.optional('verify-certificate-oidc-issuer'),
+    verifyCertificateOidcIssuerRegexp: inputs.optional('verify-certificate-oidc-issuer-regexp'),
+    verifyTrustedRoot: inputs.optional('verify-trusted-root'),
     registryUsername: inputs.optional('registry-username'),
     registryPassword: inputs.optional('registry-password'),
     migration: inputs.optional('migration'),
@@ -81,6 +93,7 @@ export function toDeployOptions(
   contextNamespace?: string,
 ): DeployOptions {
   const targets = parseDeployTargets(i.deployments, parseBuiltImages(i.images));
+  keylessGateInputs(i); // the signature gate's inputs are checked here too: before any I/O
   if ((i.registryUsername === undefined) !== (i.registryPassword === undefined)) {
     throw new ConfigurationError(
       'registry-username and registry-password go together: give both or neither',
@@ -259,7 +272,7 @@ export async function runDeploy(i: DeployInputs, ctx: RunDeployContext): Promise
   try {
     const verifier =
       ctx.verifier ??
-      (i.verifyKey.length > 0 ? await keyVerifier({ keys: i.verifyKey, registry, env }) : undefined);
+      (await signatureGate({ keys: i.verifyKey, keyless: keylessGateInputs(i), registry, env }));
     logger.info(
       `deploying ${options.targets.length} image${options.targets.length === 1 ? '' : 's'} to ${conn.server} (context ${conn.context}), namespace ${options.namespace}${options.dryRun ? ' — dry run' : ''}`,
     );

@@ -68,6 +68,36 @@ export const deployCommand: Command = {
       description: 'cosign public key (path, PEM or env://VAR): refuse unsigned images',
     },
     {
+      name: 'verify-certificate-identity',
+      type: 'string',
+      placeholder: 'san',
+      description: 'keyless: the signing certificate identity (e.g. a workflow URL); or also --verify-key',
+    },
+    {
+      name: 'verify-certificate-identity-regexp',
+      type: 'string',
+      placeholder: 're',
+      description: 'keyless: the identity as a regular expression (whole value)',
+    },
+    {
+      name: 'verify-certificate-oidc-issuer',
+      type: 'string',
+      placeholder: 'url',
+      description: 'keyless: the OIDC issuer (e.g. https://token.actions.githubusercontent.com)',
+    },
+    {
+      name: 'verify-certificate-oidc-issuer-regexp',
+      type: 'string',
+      placeholder: 're',
+      description: 'keyless: the issuer as a regular expression (whole value)',
+    },
+    {
+      name: 'verify-trusted-root',
+      type: 'string',
+      placeholder: 'path',
+      description: 'keyless: Sigstore trusted_root.json (Fulcio CAs, Rekor keys)',
+    },
+    {
       name: 'registry-username',
       type: 'string',
       placeholder: 'user',
@@ -151,7 +181,9 @@ export const deployCommand: Command = {
   details:
     'Exit codes: 0 deployed (or dry run), 1 rollout failed / rolled back / image missing / unsigned,\n' +
     '2 bad input or configuration (nothing changed), 3 cluster or registry unreachable.\n' +
-    '--json prints the report (previous, deployed, result, report).',
+    '--json prints the report (previous, deployed, result, report).\n' +
+    'Signature gate: --verify-key, or keyless --verify-certificate-identity + --verify-certificate-oidc-issuer\n' +
+    '+ --verify-trusted-root; with both, an image passes when either verifies.',
   async run(ctx) {
     const inputs = readDeployInputs(cliInputs(ctx));
     const out = await runDeploy(inputs, {
