@@ -2,7 +2,7 @@
 // `npm test`: installs what is missing (npm deps, system components), then lint, format check,
 // typecheck, hermetic tests, integration tests. Stops at the first failing step.
 //   npm test -- --unit     skip the integration tests
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureNodeModules, ensureSystem, log, root, run } from './lib.mjs';
@@ -56,9 +56,11 @@ for (const [name, step] of steps) {
   }
 }
 rmSync(reports, { recursive: true, force: true });
-console.log(
-  `tests: ${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`,
-);
+const summary = `tests: ${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`;
+console.log(summary);
+// .ci/run repeats it as its closing line, after the checks that follow the tests
+mkdirSync(join(root, '.gantry'), { recursive: true });
+writeFileSync(join(root, '.gantry', 'test-summary.txt'), summary + '\n');
 if (failed) {
   console.error(`[gantry] npm test failed at: ${failed}`);
   process.exit(1);
