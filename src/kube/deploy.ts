@@ -26,7 +26,14 @@ import { ConfigurationError, GantryError, errorMessage } from '../core/errors.js
 import type { Logger } from '../core/logging.js';
 import { formatReference, parseReference, type ImageReference } from '../oci/reference.js';
 import { KubeApiError, PATCH_TYPES, resourcePath, retryKube, type KubeClient } from './client.js';
-import { recordHistory, type DeploymentResult, type HistoryRecord, type RunResult } from './history.js';
+import {
+  historyDeployment,
+  historyFailure,
+  recordHistory,
+  type DeploymentResult,
+  type HistoryRecord,
+  type RunResult,
+} from './history.js';
 import type { ImageResolver, ImageVerifier } from './images.js';
 import { acquireDeployLock, type DeployLock } from './lock.js';
 import { runMigration, type MigrationOutcome, type MigrationSpec } from './migration.js';
@@ -788,31 +795,8 @@ export function historyRecord(
     ...(options.runUrl ? { runUrl: options.runUrl } : {}),
     ...(options.actor ? { actor: options.actor } : {}),
     changeCause: options.changeCause,
-    deployments: report.deployments.map((d) => ({
-      name: d.name,
-      changed: d.changed,
-      result: d.result === 'planned' ? 'not-started' : d.result,
-      ...(d.revisionBefore !== undefined ? { revisionBefore: d.revisionBefore } : {}),
-      ...(d.revisionAfter !== undefined ? { revisionAfter: d.revisionAfter } : {}),
-      images: d.images.map((i) => ({
-        container: i.container,
-        init: i.init,
-        before: i.before,
-        after: i.after,
-      })),
-      ...(d.readyMs !== undefined ? { readyMs: d.readyMs } : {}),
-    })),
-    ...(report.failure
-      ? {
-          failure: {
-            deployment: report.failure.deployment,
-            ...(report.failure.pod ? { pod: report.failure.pod } : {}),
-            ...(report.failure.container ? { container: report.failure.container } : {}),
-            reason: report.failure.reason,
-            message: report.failure.message,
-          },
-        }
-      : {}),
+    deployments: report.deployments.map((d) => historyDeployment(d, d.changed)),
+    ...historyFailure(report.failure),
   };
 }
 

@@ -95,6 +95,45 @@ export interface HistoryRecord {
 }
 
 /** Which deployments of which deploy record a rollback reverted. */
+/** What deploy and rollback reports share about one Deployment, as the history stores it. */
+export interface ReportedDeployment {
+  name: string;
+  result: DeploymentResult | 'planned';
+  revisionBefore?: string;
+  revisionAfter?: string;
+  images: readonly HistoryImage[];
+  readyMs?: number;
+}
+
+/** A report's Deployment as a history entry ('planned' — never started — is 'not-started'). */
+export function historyDeployment(d: ReportedDeployment, changed: boolean): HistoryDeployment {
+  return {
+    name: d.name,
+    changed,
+    result: d.result === 'planned' ? 'not-started' : d.result,
+    ...(d.revisionBefore !== undefined ? { revisionBefore: d.revisionBefore } : {}),
+    ...(d.revisionAfter !== undefined ? { revisionAfter: d.revisionAfter } : {}),
+    images: d.images.map((i) => ({ container: i.container, init: i.init, before: i.before, after: i.after })),
+    ...(d.readyMs !== undefined ? { readyMs: d.readyMs } : {}),
+  };
+}
+
+/** The part of a report's failure the history keeps (no logs or events: the ConfigMap is bounded). */
+export function historyFailure(
+  f: HistoryRecord['failure'] | undefined,
+): Pick<HistoryRecord, 'failure'> | Record<string, never> {
+  if (!f) return {};
+  return {
+    failure: {
+      deployment: f.deployment,
+      ...(f.pod ? { pod: f.pod } : {}),
+      ...(f.container ? { container: f.container } : {}),
+      reason: f.reason,
+      message: f.message,
+    },
+  };
+}
+
 export interface RolledBackMark {
   id: string;
   deployments: string[];

@@ -29,6 +29,8 @@ import { resourcePath, retryKube, type KubeClient } from './client.js';
 import { failureText, readDeployments } from './deploy.js';
 import {
   fetchHistory,
+  historyDeployment,
+  historyFailure,
   recordHistory,
   type HistoryRecord,
   type RolledBackMark,
@@ -689,31 +691,8 @@ export function rollbackRecord(
     ...(options.reason ? { reason: options.reason } : {}),
     changeCause: `gantry rollback to ${report.to}${options.reason ? `: ${options.reason}` : ''}`,
     ...(marks.length > 0 ? { rollbackOf: marks.map((m) => m.id) } : {}),
-    deployments: report.deployments.map((d) => ({
-      name: d.name,
-      changed: d.result !== 'unchanged',
-      result: d.result === 'planned' ? 'not-started' : d.result,
-      ...(d.revisionBefore !== undefined ? { revisionBefore: d.revisionBefore } : {}),
-      ...(d.revisionAfter !== undefined ? { revisionAfter: d.revisionAfter } : {}),
-      images: d.images.map((i) => ({
-        container: i.container,
-        init: i.init,
-        before: i.before,
-        after: i.after,
-      })),
-      ...(d.readyMs !== undefined ? { readyMs: d.readyMs } : {}),
-    })),
-    ...(report.failure
-      ? {
-          failure: {
-            deployment: report.failure.deployment,
-            ...(report.failure.pod ? { pod: report.failure.pod } : {}),
-            ...(report.failure.container ? { container: report.failure.container } : {}),
-            reason: report.failure.reason,
-            message: report.failure.message,
-          },
-        }
-      : {}),
+    deployments: report.deployments.map((d) => historyDeployment(d, d.result !== 'unchanged')),
+    ...historyFailure(report.failure),
   };
   return { record, marks };
 }
