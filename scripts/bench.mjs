@@ -13,27 +13,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fmt, importTs, median, percentile, root } from './bench-lib.mjs';
 import { cosignSignSection } from '../test/cosign/bench-section.mjs';
 import { recoverySection } from '../test/rollback/bench-section.mjs';
 import { deploySection } from '../test/kube/bench-section.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
 // --- helpers ------------------------------------------------------------------------------------
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-function percentile(xs, p) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
-const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
-
 function runTimed(cmd, args, options = {}) {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
@@ -401,25 +387,11 @@ const ctxBase = {
     return cliPath;
   },
   async importTs(rel) {
-    if (!imported.has(rel)) {
-      const outfile = join(tmp, 'ts', rel.replace(/[\\/]/g, '_').replace(/\.ts$/, '.mjs'));
-      await build({
-        entryPoints: [join(root, rel)],
-        outfile,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        logLevel: 'warning',
-        packages: 'external',
-        banner: {
-          js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-        },
-      });
-      imported.set(rel, await import(pathToFileURL(outfile).href));
-    }
+    if (!imported.has(rel)) imported.set(rel, await importTs(rel, tmp, { external: true }));
     return imported.get(rel);
   },
+  /** A TypeScript module bundled with its npm dependencies. */
+  importBundled: (rel) => importTs(rel, tmp),
 };
 
 const report = [`# gantry bench — ${new Date().toISOString()}`, ''];

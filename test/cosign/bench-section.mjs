@@ -14,19 +14,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { fmt, median } from '../../scripts/bench-lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cosignBin = join(root, '.tools', 'bin', 'cosign');
 const PASSWORD = 'bench-password';
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
 
 export const cosignSignSection = {
   name: 'cosign-sign',
@@ -36,20 +29,7 @@ export const cosignSignSection = {
     const { startFaultProxy } = await ctx.importTs('test/fixtures/fault-proxy.ts');
     const { pushTestImage } = await ctx.importTs('test/fixtures/oci-images.ts');
     // bundled with its dependencies (ctx.importTs keeps packages external, unresolvable from tmp)
-    const outfile = join(ctx.tmp, 'bench-inprocess.mjs');
-    await build({
-      entryPoints: [join(root, 'test/cosign/bench-inprocess.ts')],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'warning',
-      banner: {
-        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
-    });
-    const lib = await import(pathToFileURL(outfile).href);
+    const lib = await ctx.importBundled('test/cosign/bench-inprocess.ts');
     const cli = await ctx.cli();
     const reg = await startRegistry();
     ctx.defer(() => reg.stop());

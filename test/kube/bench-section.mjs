@@ -4,18 +4,10 @@
 // `kubectl rollout status` in the same run. The measurement is typed TypeScript
 // (test/kube/bench-deploy.ts), bundled whole into a temp dir.
 import { realpathSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { join } from 'node:path';
+import { fmt as formatNumber, median } from '../../scripts/bench-lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
+const fmt = (n, digits = 0) => formatNumber(n, digits);
 
 function kubectlBinary() {
   for (const dir of (process.env.PATH ?? '').split(':')) {
@@ -33,20 +25,7 @@ export const deploySection = {
   describe:
     'k3s-deploy vs kubectl rollout status on kubesim ×1: crashloop and never-ready verdicts (target ≥ 30× at the 600 s default; ≤ 10 s after the pod shows it), success-detection lag (≤ 0.5 s), 30 deployments vs 1 (≤ 1.3×)',
   async run(ctx) {
-    const outfile = join(ctx.tmp, 'kube-bench-deploy.mjs');
-    await build({
-      entryPoints: [join(root, 'test/kube/bench-deploy.ts')],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'warning',
-      banner: {
-        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
-    });
-    const { measureDeploy } = await import(pathToFileURL(outfile).href);
+    const { measureDeploy } = await ctx.importBundled('test/kube/bench-deploy.ts');
     const cli = await ctx.cli();
     const r = await measureDeploy({
       cli,

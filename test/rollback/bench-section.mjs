@@ -8,38 +8,16 @@
 // Wire-up in scripts/bench.mjs:
 //   import { recoverySection } from '../test/rollback/bench-section.mjs';
 //   const SECTIONS = [..., recoverySection];
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { fmt as formatNumber, median } from '../../scripts/bench-lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
+const fmt = (n, digits = 0) => formatNumber(n, digits);
 
 export const recoverySection = {
   name: 'recovery',
   describe:
     "time to recovery: failed smoke test → previous version healthy, vs its ReplicaSet's own readiness (target ≤ +2 s)",
   async run(ctx) {
-    const outfile = join(ctx.tmp, 'rollback-bench-recovery.mjs');
-    await build({
-      entryPoints: [join(root, 'test/rollback/bench-recovery.ts')],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'warning',
-      banner: {
-        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
-    });
-    const { measureRecovery } = await import(pathToFileURL(outfile).href);
+    const { measureRecovery } = await ctx.importBundled('test/rollback/bench-recovery.ts');
     // each iteration is a real-time rollout (clock ×1): a few are enough
     const iterations = Math.max(1, Math.min(ctx.iterations, 3));
     const samples = await measureRecovery({ iterations, log: (l) => console.error(`bench: ${l}`) });
