@@ -3,7 +3,7 @@
  * (INPUT_*) and the CLI (flags), plus the pure decisions on them: which signing mode applies
  * (`auto` → keyless only when an OIDC token is available), and `k=v` annotation parsing.
  */
-import { ConfigurationError } from '../core/errors.js';
+import { ConfigurationError, errorMessage } from '../core/errors.js';
 import type { Inputs } from '../core/inputs.js';
 
 export type SigningMode = 'key' | 'keyless';
@@ -64,8 +64,41 @@ function oneOf<T extends string>(inputs: Inputs, name: string, allowed: readonly
   return v as T;
 }
 
+/**
+ * The `images` input: references, newline/comma separated — or build-multiarch's `images` output
+ * as it is (a JSON array of `{ ref }` objects), so a workflow can pass
+ * `images: ${{ steps.build.outputs.images }}` straight through.
+ */
+export function imageList(inputs: Inputs): string[] {
+  const raw = inputs.optional('images');
+  if (raw?.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (e) {
+      throw new ConfigurationError(
+        `${inputs.source.label('images')} starts with "[" but is not valid JSON (${errorMessage(e)}); give references one per line, or build-multiarch's images output unchanged`,
+        { input: 'images' },
+      );
+    }
+    const refs = Array.isArray(parsed)
+      ? parsed.map((item: unknown) =>
+          typeof item === 'string' ? item : (item as { ref?: unknown } | null)?.ref,
+        )
+      : [];
+    if (refs.length === 0 || refs.some((r) => typeof r !== 'string' || r === '')) {
+      throw new ConfigurationError(
+        `${inputs.source.label('images')} is a JSON value but not a list of references or of build-multiarch's { "ref": … } entries`,
+        { input: 'images' },
+      );
+    }
+    return refs as string[];
+  }
+  return inputs.list('images');
+}
+
 export function readSignInputs(inputs: Inputs): SignInputs {
-  const images = inputs.list('images');
+  const images = imageList(inputs);
   if (images.length === 0) {
     throw new ConfigurationError(
       `${inputs.source.label('images')} is required; give one or more image references`,
@@ -91,7 +124,7 @@ export function readSignInputs(inputs: Inputs): SignInputs {
 }
 
 export function readVerifyInputs(inputs: Inputs): VerifyInputs {
-  const images = inputs.list('images');
+  const images = imageList(inputs);
   if (images.length === 0) {
     throw new ConfigurationError(
       `${inputs.source.label('images')} is required; give one or more image references`,

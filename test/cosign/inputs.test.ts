@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isGantryError } from '../../src/core/errors.js';
+import { ConfigurationError, isGantryError } from '../../src/core/errors.js';
 import { Inputs, envInputSource } from '../../src/core/inputs.js';
 import {
   chooseSigningMode,
@@ -57,6 +57,40 @@ describe('signing mode selection', () => {
 
 describe('inputs', () => {
   const inputs = (env: Record<string, string>) => new Inputs(envInputSource(env));
+
+  it("takes build-multiarch's images output unchanged as the images input (sign and verify)", () => {
+    const built = JSON.stringify([
+      {
+        target: 'api',
+        image: 'r.test/app-api',
+        digest: 'sha256:aa',
+        ref: 'r.test/app-api@sha256:aa',
+        tags: ['x'],
+      },
+      {
+        target: 'worker',
+        image: 'r.test/app-worker',
+        digest: 'sha256:bb',
+        ref: 'r.test/app-worker@sha256:bb',
+      },
+    ]);
+    expect(readSignInputs(inputs({ INPUT_IMAGES: built, INPUT_KEY: 'env://K' })).images).toEqual([
+      'r.test/app-api@sha256:aa',
+      'r.test/app-worker@sha256:bb',
+    ]);
+    expect(
+      readVerifyInputs(inputs({ INPUT_IMAGES: '["r.test/a:1","r.test/b:2"]', INPUT_KEY: 'env://K' })).images,
+    ).toEqual(['r.test/a:1', 'r.test/b:2']);
+    // a plain list still splits on commas and newlines
+    expect(
+      readSignInputs(inputs({ INPUT_IMAGES: 'r.test/a:1,r.test/b:2', INPUT_KEY: 'env://K' })).images,
+    ).toHaveLength(2);
+    const bad = (images: string) => () =>
+      readSignInputs(inputs({ INPUT_IMAGES: images, INPUT_KEY: 'env://K' }));
+    expect(bad('[{"target":"api"')).toThrow(/input "images" starts with "\[" but is not valid JSON/);
+    expect(bad('[{"target":"api"}]')).toThrow(/not a list of references or of build-multiarch's/);
+    expect(bad('[]')).toThrow(ConfigurationError);
+  });
 
   it('reads the sign-image inputs, keeping an explicitly empty password', () => {
     const s = readSignInputs(
