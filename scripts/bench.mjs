@@ -151,55 +151,15 @@ const buildSection = {
   name: 'build',
   describe: '`gantry build` (push + verify every tag) vs plain `docker buildx build --push`, same context',
   async run(ctx) {
-    const { existsSync, mkdirSync, symlinkSync, cpSync, writeFileSync: write } = await import('node:fs');
+    const { cpSync, writeFileSync: write } = await import('node:fs');
     const { startRegistry } = await ctx.importTs('sandbox/registry.ts');
     const cli = await ctx.cli();
     const reg = await startRegistry();
     ctx.defer(() => reg.stop());
-    // a private dockerd like test/fixtures/dockerd.ts (which needs vitest, so not imported here)
-    const dir = mkdtempSync(join(tmpdir(), 'gb-'));
-    const config = join(dir, 'config');
-    mkdirSync(join(config, 'cli-plugins'), { recursive: true });
-    const buildx = join(process.env.GANTRY_TOOLS_DIR ?? join(root, '.tools'), 'cli-plugins', 'docker-buildx');
-    if (existsSync(buildx)) symlinkSync(buildx, join(config, 'cli-plugins', 'docker-buildx'));
-    const sock = join(dir, 'docker.sock');
-    const dockerd = spawn(
-      '/usr/sbin/dockerd',
-      [
-        '--storage-driver',
-        'vfs',
-        '--iptables=false',
-        '--ip6tables=false',
-        '--bridge=none',
-        '--data-root',
-        join(dir, 'data'),
-        '--exec-root',
-        join(dir, 'exec'),
-        '--pidfile',
-        join(dir, 'docker.pid'),
-        '-H',
-        `unix://${sock}`,
-        '--insecure-registry',
-        '127.0.0.0/8',
-      ],
-      { stdio: 'ignore' },
-    );
-    ctx.defer(async () => {
-      dockerd.kill('SIGTERM');
-      await new Promise((r) => dockerd.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const env = {
-      ...process.env,
-      DOCKER_HOST: `unix://${sock}`,
-      DOCKER_CONFIG: config,
-      BUILDX_NO_DEFAULT_ATTESTATIONS: '1',
-    };
-    for (let i = 0; ; i++) {
-      if ((await ctx.run('docker', ['version'], { env })).code === 0) break;
-      if (i > 200) throw new Error('dockerd did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { startDockerd } = await ctx.importTs('sandbox/dockerd.ts');
+    const docker = await startDockerd({ toolsDir: process.env.GANTRY_TOOLS_DIR ?? join(root, '.tools') });
+    ctx.defer(() => docker.stop());
+    const env = { ...process.env, ...docker.env, PATH: process.env.PATH };
     const context = join(ctx.tmp, 'build-context');
     cpSync(join(root, 'examples/app'), context, { recursive: true });
     const runnerEnv = {
